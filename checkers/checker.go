@@ -7,6 +7,23 @@
 // "violation" or "unknown"), the anomalies found with their witnesses, and
 // the execution evidence SPEC §4.2 requires ("Porcupine checked 4,217 ops
 // over 12 keys: 0 anomalies", never a bare ok).
+//
+// The checkers and their options (values as decoded from JSON):
+//
+//   - linearizability (Porcupine), models register, cas-register, kv / map
+//     (per key), multi-register (Knossos' txn register) and mutex.
+//     "timeout": budget, seconds or a duration string (default 60 s); on
+//     running out the status is unknown, never ok. "initial": the initial
+//     value of the register / of every key (default null). On a violation
+//     it writes linearizability.html (Porcupine's visualization) to
+//     ArtifactDir.
+//   - no-lost-ack, models kv, log, map, queue, register, set: needs a
+//     final-state State and "quiescent": true (otherwise unknown).
+//
+// Both accept "per_replica" (true: node_seen is needed) and "fault_window"
+// (true, [start, end] in ns, or a list of them: fault_epoch is needed on the
+// ops a fault overlapped); a history lacking a needed field is reported in
+// Result.Missing (SPEC §3.3), which the verdict must treat as weak.
 package checkers
 
 import (

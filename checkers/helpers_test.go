@@ -51,15 +51,11 @@ func keyed(k string, o history.Op) history.Op {
 	return o
 }
 
-// corpusDir returns the shared conformance corpus, skipping the test when
-// it is not on this machine.
+// corpusDir returns the conformance corpus kept in the repository.
 func corpusDir(t testing.TB) string {
-	dir := os.Getenv("FALSIFY_CORPUS")
-	if dir == "" {
-		dir = "/work/shared/corpus"
-	}
+	dir := filepath.Join("..", "testdata", "corpus")
 	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("conformance corpus not available: %v", err)
+		t.Fatalf("conformance corpus missing from the repository: %v", err)
 	}
 	return dir
 }
@@ -81,7 +77,7 @@ func porcupineData(t testing.TB) string {
 		_, err = os.Stat(dir)
 	}
 	if err != nil {
-		t.Skipf("porcupine test_data not available: %v", err)
+		t.Fatalf("porcupine test_data not available: %v", err)
 	}
 	return dir
 }

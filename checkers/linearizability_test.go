@@ -130,6 +130,17 @@ func TestLinearizabilityCrafted(t *testing.T) {
 			keyed("x", op("gx", "1", "get", 40, 50, "", `"ac"`)),
 			keyed("y", op("gy", "2", "get", 40, 50, "", `"b"`)),
 		}},
+		{name: "txn", model: "multi-register", want: StatusOK, ops: []history.Op{
+			op("t1", "0", "txn", 0, 10, `[["write","x",1],["write","y",2]]`, ""),
+			op("t2", "1", "txn", 20, 30, `[["read","x",null],["read","y",null]]`, `[["read","x",1],["read","y",2]]`),
+			op("t3", "2", "txn", 40, timeout, `[["write","x",3]]`, ""),
+			op("t4", "1", "txn", 50, 60, `[["read","y",null],["read","x",null]]`, `[["read","y",2],["read","x",3]]`),
+		}},
+		{name: "txn torn read", model: "multi-register", want: StatusViolation, frontOp: "t3", ops: []history.Op{
+			op("t1", "0", "txn", 0, 10, `[["write","x",1],["write","y",1]]`, ""),
+			op("t2", "0", "txn", 20, 30, `[["write","x",2],["write","y",2]]`, ""),
+			op("t3", "1", "txn", 40, 50, `[["read","x",null],["read","y",null]]`, `[["read","x",2],["read","y",1]]`),
+		}},
 		{name: "list append", model: "kv", want: StatusOK, ops: []history.Op{
 			keyed("x", op("a1", "0", "append", 0, 10, `1`, "")),
 			keyed("x", op("a2", "0", "append", 20, 30, `2`, "")),
@@ -260,7 +271,7 @@ func TestLinearizabilityErrors(t *testing.T) {
 		in    Input
 		wants []string // substrings of the error
 	}{
-		{"unknown model", Input{Ops: reg, Model: "queue"}, []string{`"queue"`, "cas-register, kv, map, mutex, register"}},
+		{"unknown model", Input{Ops: reg, Model: "queue"}, []string{`"queue"`, "cas-register, kv, map, multi-register, mutex, register"}},
 		{"timeout type", Input{Ops: reg, Model: "register", Options: map[string]any{"timeout": true}}, []string{"timeout"}},
 		{"timeout string", Input{Ops: reg, Model: "register", Options: map[string]any{"timeout": "soon"}}, []string{"timeout", "soon"}},
 		{"negative timeout", Input{Ops: reg, Model: "register", Options: map[string]any{"timeout": -1.0}}, []string{"positive"}},
@@ -340,11 +351,27 @@ func TestKnossosConformance(t *testing.T) {
 				if res.OpsConsumed != len(ops) {
 					t.Errorf("consumed %d of %d ops", res.OpsConsumed, len(ops))
 				}
+				if want == StatusViolation && (len(res.Anomalies) != 1 || len(res.Anomalies[0].OpIDs) == 0) {
+					t.Errorf("anomalies %+v, want one naming the ops that cannot be placed", res.Anomalies)
+				}
 			})
 		}
 	}
 	if counts["good"] != 113 || counts["bad"] != 7 {
 		t.Errorf("corpus holds %d good and %d bad histories, want 113 and 7", counts["good"], counts["bad"])
+	}
+}
+
+func TestKnossosMultiRegister(t *testing.T) {
+	ops := importFile(t, filepath.Join(corpusDir(t), "knossos", "multi-register", "good", "multi-register.edn"), "jepsen-edn")
+	res := check(t, "linearizability", Input{Ops: ops, Model: "multi-register", Options: map[string]any{"initial": 0.0, "timeout": "20s"}})
+	if res.Status != StatusOK || res.OpsConsumed != len(ops) {
+		t.Fatalf("status %s, consumed %d of %d, want ok on all: %s", res.Status, res.OpsConsumed, len(ops), res.Evidence)
+	}
+	// The same history, with x and y starting at 1, cannot be linearized.
+	res = check(t, "linearizability", Input{Ops: ops, Model: "multi-register", Options: map[string]any{"initial": 1.0, "timeout": "20s"}})
+	if res.Status != StatusViolation {
+		t.Fatalf("initial 1: status %s, want violation: %s", res.Status, res.Evidence)
 	}
 }
 

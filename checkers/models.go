@@ -25,6 +25,7 @@ const (
 	opAppend
 	opAcquire
 	opRelease
+	opTxn
 )
 
 // lzModel describes one sequential model the linearizability checker
@@ -63,6 +64,11 @@ func lzModels() map[string]lzModel {
 		"cas-register": {name: "cas-register", kinds: cas, unit: "register", scope: regScope},
 		"kv":           {name: "kv", kinds: kv, partitioned: true, unit: "key", scope: kvScope},
 		"map":          {name: "map", kinds: kv, partitioned: true, unit: "key", scope: kvScope},
+		"multi-register": {name: "multi-register", unit: "multi-register",
+			kinds: map[string]opKind{"txn": opTxn},
+			scope: "linearizability of transactions over a set of registers checked as one object " +
+				"(Knossos' multi-register: txn of [read k v] / [write k v]); exponential in concurrency, " +
+				"so for long histories prefer serializability; cannot detect anomalies the recorded reads never observed"},
 		"mutex": {name: "mutex", unit: "lock",
 			kinds: map[string]opKind{"acquire": opAcquire, "lock": opAcquire, "release": opRelease, "unlock": opRelease},
 			scope: "mutual exclusion as a linearizable lock (acquire / release; the holder's identity " +
@@ -86,9 +92,17 @@ type lzInput struct {
 	kind   opKind
 	opType string // as recorded, for the visualization
 	key    string
-	arg    value // written / appended value, cas expected
-	arg2   value // cas new value
-	keyed  bool  // show the key in descriptions
+	arg    value     // written / appended value, cas expected
+	arg2   value     // cas new value
+	keyed  bool      // show the key in descriptions
+	txn    []microOp // a transaction's reads and writes
+}
+
+// microOp is one read or write of a transaction.
+type microOp struct {
+	write bool
+	key   string
+	v     value
 }
 
 // lzOutput is the porcupine output of one op.
@@ -161,6 +175,16 @@ func toPartitions(ops []history.Op, m lzModel) (parts []partition, dropped int, 
 			if in.arg, in.arg2, err = casArgs(o.Input); err != nil {
 				return nil, 0, fmt.Errorf("op %s: %w", o.OpID, err)
 			}
+		case opTxn:
+			// A completed txn's output carries the values it read; one
+			// with an unknown outcome only has its writes.
+			raw, what := o.Output, "output"
+			if indeterminate || isNull(raw) {
+				raw, what = o.Input, "input"
+			}
+			if in.txn, err = txnOps(raw, !indeterminate); err != nil {
+				return nil, 0, fmt.Errorf("op %s: %s: %w", o.OpID, what, err)
+			}
 		}
 		out := lzOutput{unknown: indeterminate}
 		if !indeterminate {
@@ -212,6 +236,45 @@ func toPartitions(ops []history.Op, m lzModel) (parts []partition, dropped int, 
 	return parts, dropped, nil
 }
 
+// txnOps reads a transaction, Knossos' [[read k v] [write k v] …];
+// withReads keeps the reads (their values are known).
+func txnOps(raw json.RawMessage, withReads bool) ([]microOp, error) {
+	var mops [][]json.RawMessage
+	if err := json.Unmarshal(raw, &mops); err != nil {
+		return nil, fmt.Errorf("txn must be a list of [f key value], got %.60s", raw)
+	}
+	var out []microOp
+	for _, mo := range mops {
+		if len(mo) != 3 {
+			return nil, fmt.Errorf("txn micro-op must be [f key value], got %d elements", len(mo))
+		}
+		var f string
+		if err := json.Unmarshal(mo[0], &f); err != nil {
+			return nil, fmt.Errorf("txn micro-op function %.30s is not a string", mo[0])
+		}
+		k, err := canonical(mo[1])
+		if err != nil {
+			return nil, fmt.Errorf("txn key: %w", err)
+		}
+		key := k.s
+		v, err := canonical(mo[2])
+		if err != nil {
+			return nil, fmt.Errorf("txn value: %w", err)
+		}
+		switch f {
+		case "read", "r":
+			if withReads {
+				out = append(out, microOp{key: key, v: v})
+			}
+		case "write", "w":
+			out = append(out, microOp{write: true, key: key, v: v})
+		default:
+			return nil, fmt.Errorf("txn micro-op %q: want read or write", f)
+		}
+	}
+	return out, nil
+}
+
 // casArgs reads a cas input [expected, new] (Jepsen's form).
 func casArgs(raw json.RawMessage) (expected, next value, err error) {
 	var pair []json.RawMessage
@@ -258,6 +321,27 @@ func porcupineModel(ctx context.Context, m lzModel, initial value, aborted *atom
 			},
 			DescribeOperation:         describeOp,
 			DescribeState:             func(state any) string { return map[bool]string{false: "free", true: "held"}[state.(bool)] },
+			DescribeOperationMetadata: describeMetadata,
+		}
+	}
+	if m.name == "multi-register" {
+		return porcupine.Model{
+			Init: func() any { return registers{} },
+			Step: func(state, input, output any) (bool, any) {
+				if refuse() {
+					return false, state
+				}
+				st := state.(registers)
+				ok, next, changed := stepTxn(st, initial, input.(lzInput), output.(lzOutput))
+				if !changed {
+					return ok, state
+				}
+				return ok, next
+			},
+			Equal:                     func(a, b any) bool { return a.(registers).equal(b.(registers)) },
+			Hash:                      func(state any) uint64 { return state.(registers).hash() },
+			DescribeOperation:         describeOp,
+			DescribeState:             func(state any) string { return state.(registers).describe(initial) },
 			DescribeOperationMetadata: describeMetadata,
 		}
 	}
@@ -354,6 +438,70 @@ func appendValue(st, v value) (value, bool) {
 	return st, false
 }
 
+// registers is the state of a multi-register: the keys written so far,
+// sorted, and their values; a key never written holds the initial value.
+// It is never modified in place.
+type registers struct {
+	keys []string
+	vals []value
+}
+
+func (r registers) get(key string, initial value) value {
+	if i, ok := slices.BinarySearch(r.keys, key); ok {
+		return r.vals[i]
+	}
+	return initial
+}
+
+func (r registers) set(key string, v value) registers {
+	i, ok := slices.BinarySearch(r.keys, key)
+	if ok {
+		if r.vals[i] == v {
+			return r
+		}
+		vals := slices.Clone(r.vals)
+		vals[i] = v
+		return registers{keys: r.keys, vals: vals}
+	}
+	return registers{keys: slices.Insert(slices.Clone(r.keys), i, key), vals: slices.Insert(slices.Clone(r.vals), i, v)}
+}
+
+func (r registers) equal(o registers) bool {
+	return slices.Equal(r.keys, o.keys) && slices.Equal(r.vals, o.vals)
+}
+
+func (r registers) hash() uint64 {
+	var h uint64
+	for i, k := range r.keys {
+		h = h*31 + hashValue(value{kind: kindString, s: k}) ^ hashValue(r.vals[i])
+	}
+	return h
+}
+
+func (r registers) describe(initial value) string {
+	parts := make([]string, len(r.keys))
+	for i, k := range r.keys {
+		parts[i] = fmt.Sprintf("%s: %s", k, r.vals[i].JSON())
+	}
+	return "{" + strings.Join(parts, ", ") + "} (others " + initial.JSON() + ")"
+}
+
+// stepTxn applies a transaction: its reads must see the current values,
+// its writes replace them. A transaction with an unknown outcome carries
+// no reads and always applies.
+func stepTxn(st registers, initial value, in lzInput, out lzOutput) (ok bool, next registers, changed bool) {
+	next = st
+	for _, mo := range in.txn {
+		if mo.write {
+			next = next.set(mo.key, mo.v)
+			changed = true
+		} else if next.get(mo.key, initial) != mo.v && !out.unknown {
+			return false, st, false
+		}
+	}
+	return true, next, changed
+}
+
 // stepMutex is the sequential specification of a lock.
 func stepMutex(held bool, in lzInput, out lzOutput) (bool, any) {
 	switch in.kind {
@@ -373,6 +521,21 @@ func stepMutex(held bool, in lzInput, out lzOutput) (bool, any) {
 
 func describeOp(input, output any) string {
 	in, out := input.(lzInput), output.(lzOutput)
+	if in.kind == opTxn {
+		mops := make([]string, len(in.txn))
+		for i, mo := range in.txn {
+			f := "r"
+			if mo.write {
+				f = "w"
+			}
+			mops[i] = fmt.Sprintf("%s %s %s", f, mo.key, mo.v.JSON())
+		}
+		s := "txn [" + strings.Join(mops, ", ") + "]"
+		if out.unknown {
+			s += " -> ?"
+		}
+		return s
+	}
 	var args []string
 	if in.keyed {
 		args = append(args, fmt.Sprintf("%q", in.key))

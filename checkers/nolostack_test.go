@@ -3,6 +3,8 @@ package checkers
 import (
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -218,5 +220,49 @@ func TestNoLostAckWeakHistory(t *testing.T) {
 	res = check(t, "no-lost-ack", Input{Ops: noKey, Model: "log", States: final(`[1]`), Options: quiescent})
 	if len(res.Missing) != 0 {
 		t.Errorf("missing %v, want none for a log", res.Missing)
+	}
+}
+
+// TestNoLostAckJSONL runs the testdata set history (native JSON Lines)
+// against its lossy final state and the repaired twin.
+func TestNoLostAckJSONL(t *testing.T) {
+	f, err := os.Open(filepath.Join("testdata", "nolostack", "set.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ops, err := history.ReadJSONL(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, rejected := history.Validate(ops, nil, nil); len(rejected) > 0 {
+		t.Fatalf("fixture rejected: %v", rejected)
+	}
+	for _, tt := range []struct {
+		file string
+		want string
+		lost []string
+	}{
+		{"final-ok.json", StatusOK, nil},
+		{"final-lost.json", StatusViolation, []string{"add-31"}},
+	} {
+		t.Run(tt.file, func(t *testing.T) {
+			data, err := os.ReadFile(filepath.Join("testdata", "nolostack", tt.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			res := check(t, "no-lost-ack", Input{Ops: ops, Model: "set", Options: quiescent,
+				States: []State{{Kind: StateFinal, Name: "set", Data: data}}})
+			var lost []string
+			for _, a := range res.Anomalies {
+				lost = append(lost, a.OpIDs...)
+			}
+			if res.Status != tt.want || !slices.Equal(lost, tt.lost) {
+				t.Fatalf("status %s lost %v, want %s %v: %s", res.Status, lost, tt.want, tt.lost, res.Evidence)
+			}
+			if len(res.Missing) != 0 || res.OpsConsumed != len(ops) {
+				t.Errorf("missing %v, consumed %d of %d", res.Missing, res.OpsConsumed, len(ops))
+			}
+		})
 	}
 }

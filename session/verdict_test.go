@@ -875,7 +875,7 @@ func b2i(b bool) int {
 // history and returns its verdict facts.
 func corpusCheck(t *testing.T, rel string) (CheckFacts, int) {
 	t.Helper()
-	fh, err := os.Open(filepath.Join("/work/shared/corpus/knossos", rel))
+	fh, err := os.Open(filepath.Join("../testdata/corpus/knossos", rel))
 	if err != nil {
 		t.Skipf("corpus not available: %v", err)
 	}
