@@ -62,8 +62,10 @@ type CandidateMissing struct {
 
 // ClaimReport is the result of ExtractClaims.
 type ClaimReport struct {
-	Claims       []CandidateClaim
-	Missing      []CandidateMissing
+	Claims  []CandidateClaim
+	Missing []CandidateMissing
+	// FilesScanned counts the files read for claims: in scope, of a known
+	// language, and not skipped as generated, binary or too large.
 	FilesScanned int
 	// Truncated is true when the scan stopped early (budget, cancellation)
 	// or results were cut to the limit; Reason says which.
@@ -123,6 +125,7 @@ type sourceLang struct {
 	triple       bool     // Python / Java text-block triple quotes
 	rustRaw      bool     // r"…", r#"…"#
 	docstrings   bool     // Python docstrings count as comments
+	docAttrs     bool     // Elixir @doc / @moduledoc heredocs count as comments
 	charHeur     bool     // ' starts a string only when it closes within a rune (Rust lifetimes)
 }
 
@@ -133,6 +136,9 @@ var (
 	langPython = &sourceLang{name: "python", lineComments: []string{"#"}, triple: true, docstrings: true}
 	langJS     = &sourceLang{name: "js", lineComments: []string{"//"}, block: true, backtickRaw: true}
 	langC      = &sourceLang{name: "c", lineComments: []string{"//"}, block: true, charHeur: true}
+	langErlang = &sourceLang{name: "erlang", lineComments: []string{"%"}}
+	langElixir = &sourceLang{name: "elixir", lineComments: []string{"#"}, triple: true, docAttrs: true}
+	langClj    = &sourceLang{name: "clojure", lineComments: []string{";"}, charHeur: true}
 )
 
 // langByExt maps a file extension to its language; "md" marks Markdown.
@@ -143,15 +149,26 @@ var langByExt = map[string]*sourceLang{
 	".ts": langJS, ".tsx": langJS, ".js": langJS, ".jsx": langJS, ".mjs": langJS, ".cjs": langJS,
 	".c": langC, ".h": langC, ".cc": langC, ".cpp": langC, ".cxx": langC, ".hpp": langC,
 	".hh": langC, ".hxx": langC, ".cs": langC, ".swift": langC, ".proto": langC,
+	".erl": langErlang, ".hrl": langErlang, ".ex": langElixir, ".exs": langElixir,
+	".clj": langClj, ".cljs": langClj, ".cljc": langClj,
 }
 
 var markdownExts = map[string]bool{".md": true, ".markdown": true, ".mdx": true}
 
+// plainDocExts are prose formats read line by line (reStructuredText,
+// AsciiDoc) with their block markup skipped.
+var plainDocExts = map[string]bool{".rst": true, ".adoc": true, ".asciidoc": true}
+
 // ExtractClaims scans the repository at root for candidate claims: sentences
-// in Markdown docs and code comments that state a guarantee, and guarantees
-// implied by error type names and test names. It also proposes missing
-// claims: error types and timeout, retry and TTL constants that no
-// Markdown sentence backs.
+// in docs (Markdown, reStructuredText, AsciiDoc) and code comments (Go,
+// Rust, Java/Kotlin/Scala, Python, TypeScript/JavaScript, C/C++/C#/Swift,
+// Erlang, Elixir, Clojure) that state a guarantee, and guarantees implied
+// by error type names and test names. A sentence counts when it carries a
+// guarantee word ("never", "must", "at most", "within 5 s"…) or a strong
+// category keyword ("linearizable", "exactly once", "fsync"…); the lexicon
+// decides the SPEC §2.3 category. It also proposes missing claims:
+// categorised error types and timeout, retry and TTL constants that no doc
+// sentence backs.
 //
 // Dependency, VCS and build-output directories, generated files, binaries,
 // symbolic links and files over 1 MB are skipped. Results are ordered by
@@ -195,6 +212,7 @@ func ExtractClaims(ctx context.Context, root string, opts ClaimOptions) (*ClaimR
 
 	x := &claimExtractor{
 		ctx:    ctx,
+		scope:  scope,
 		root:   realRoot,
 		lex:    newClaimLexicons(),
 		md:     newClaimMarkdown(),
@@ -246,6 +264,47 @@ func (s claimPaths) contains(rel string) bool {
 	return false
 }
 
+// requests reports whether dir is a requested path or an ancestor of one,
+// so that a path given explicitly is scanned even inside a directory that
+// is normally skipped ("vendor/acme/raft").
+func (s claimPaths) requests(dir string) bool {
+	for _, p := range s {
+		if p == dir || strings.HasPrefix(p, dir+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// allows reports whether a file may be scanned: a file below a normally
+// skipped directory only when a requested path inside that directory
+// holds it.
+func (s claimPaths) allows(rel string) bool {
+	parts := strings.Split(rel, "/")
+	for i, dir := range parts[:len(parts)-1] {
+		if !skippedDir(dir) {
+			continue
+		}
+		prefix := strings.Join(parts[:i+1], "/")
+		ok := false
+		for _, p := range s {
+			if (p == prefix || strings.HasPrefix(p, prefix+"/")) && (rel == p || strings.HasPrefix(rel, p+"/")) {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// skippedDir reports whether a directory name is skipped unless requested.
+func skippedDir(name string) bool {
+	return skippedDirs[name] || (strings.HasPrefix(name, ".") && name != "." && name != "..")
+}
+
 // claimScope validates opts.Paths: each entry must be relative, stay
 // inside root after cleaning and after resolving symbolic links, and exist.
 func claimScope(realRoot string, paths []string) (claimPaths, error) {
@@ -290,7 +349,8 @@ type claimFile struct {
 	rel      string // slash-separated, relative to root
 	path     string
 	size     int64
-	markdown bool
+	markdown bool // a prose doc: Markdown, or reStructuredText / AsciiDoc when plain
+	plain    bool
 	lang     *sourceLang
 }
 
@@ -322,6 +382,7 @@ type foundClaim struct {
 
 type claimExtractor struct {
 	ctx       context.Context
+	scope     claimPaths
 	root      string
 	lex       *claimLexicons
 	md        goldmark.Markdown
@@ -364,8 +425,13 @@ func (x *claimExtractor) listFiles() ([]claimFile, error) {
 			}
 			return nil // unreadable entry: skip it, keep going
 		}
+		rel, err := filepath.Rel(x.root, path)
+		if err != nil {
+			return nil
+		}
+		rel = filepath.ToSlash(rel)
 		if d.IsDir() {
-			if path != x.root && (skippedDirs[d.Name()] || strings.HasPrefix(d.Name(), ".")) {
+			if path != x.root && skippedDir(d.Name()) && !x.scope.requests(rel) {
 				return fs.SkipDir
 			}
 			return nil
@@ -377,15 +443,14 @@ func (x *claimExtractor) listFiles() ([]claimFile, error) {
 		if skippedFiles[strings.ToUpper(strings.TrimSuffix(d.Name(), filepath.Ext(d.Name())))] {
 			return nil
 		}
-		f := claimFile{path: path, markdown: markdownExts[ext], lang: langByExt[ext]}
+		f := claimFile{path: path, markdown: markdownExts[ext] || plainDocExts[ext], plain: plainDocExts[ext], lang: langByExt[ext]}
 		if !f.markdown && f.lang == nil {
 			return nil
 		}
-		rel, err := filepath.Rel(x.root, path)
-		if err != nil {
+		if !x.scope.allows(rel) {
 			return nil
 		}
-		f.rel = filepath.ToSlash(rel)
+		f.rel = rel
 		if info, err := d.Info(); err == nil {
 			f.size = info.Size()
 		}
@@ -461,7 +526,11 @@ func (x *claimExtractor) scanFile(f claimFile, inScope bool) {
 	if inScope {
 		x.report.FilesScanned++
 	}
-	if f.markdown {
+	switch {
+	case f.plain:
+		x.scanPlainDoc(f, src, inScope)
+		return
+	case f.markdown:
 		x.scanMarkdown(f, src, inScope)
 		return
 	}
@@ -604,11 +673,17 @@ func (x *claimExtractor) proseClaim(sentence string, where proseContext) (cat st
 			return "", 0, nil, false
 		}
 		cat, conf = CategorySafety, 0.5
-	case c.strong && (c.declarative || where == inList):
+	case c.strong && (c.declarative || where == inList || (where != inHeading && where != inComment && c.words >= 6)):
+		// A long sentence has a verb even when the declarative list
+		// misses it; a short label ("Durable writes") does not.
 		cat, conf = c.category, 0.65
 		if c.declarative {
 			conf = 0.75
 		}
+	case c.score >= 4 && c.declarative && where != inHeading:
+		// Several medium keywords ("survives the loss of an
+		// acknowledged…") together.
+		cat, conf = c.category, 0.6
 	case where == inTable && c.score >= 2:
 		cat, conf = c.category, 0.65
 		if c.declarative {
@@ -623,13 +698,11 @@ func (x *claimExtractor) proseClaim(sentence string, where proseContext) (cat st
 	return cat, round2(conf), c.keywords, true
 }
 
-// nameClaim decides whether words taken from an identifier imply a claim.
-func (x *claimExtractor) nameClaim(words string) (cat string, keywords []string, guarantee, strong, ok bool) {
-	c := x.lex.classify(words)
-	if c.score < 2 {
-		return "", nil, false, false, false
-	}
-	return c.category, c.keywords, c.guarantee, c.strong, true
+// nameClaim classifies words taken from an identifier; ok reports that
+// they carry at least a medium category keyword.
+func (x *claimExtractor) nameClaim(words string) (c classification, ok bool) {
+	c = x.lex.classify(words)
+	return c, c.score >= 2
 }
 
 func round2(f float64) float64 { return math.Round(f*100) / 100 }
@@ -713,6 +786,116 @@ func (x *claimExtractor) scanMarkdown(f claimFile, src []byte, inScope bool) {
 		}
 		return ast.WalkSkipChildren, nil
 	})
+}
+
+// docSentences records the sentences of one prose block for backing and
+// keeps the claims among them. Anchors map text positions to lines.
+func (x *claimExtractor) docSentences(f claimFile, prose string, anchors []textAnchor, where proseContext, inScope bool) {
+	for _, sp := range sentenceSpans(prose) {
+		sentence := cleanClaimText(prose[sp.start:sp.end])
+		x.docs = append(x.docs, docSentence{norm: backingNorm(sentence)})
+		if !inScope {
+			continue
+		}
+		cat, conf, kws, ok := x.proseClaim(sentence, where)
+		if !ok {
+			continue
+		}
+		x.addClaim(f.rel, anchorAt(anchors, sp.start), CandidateClaim{
+			Text: sentence, Category: cat, Confidence: conf, Kind: ClaimKindDoc, Keywords: kws,
+		})
+	}
+}
+
+var (
+	plainBullet = regexp.MustCompile(`^\s*(?:[-*+•]|#\.|\d+[.)]|\.+|\*+)\s+`)
+	adocTitle   = regexp.MustCompile(`^=+\s+\S`)
+	plainFence  = regexp.MustCompile("^(?:-{4,}|\\.{4,}|`{3,}|\\|===|\\+{4,}|_{4,}|/{4,})\\s*$")
+)
+
+// isUnderline reports a reStructuredText title adornment: three or more of
+// one punctuation character.
+func isUnderline(t string) bool {
+	if len(t) < 3 || !strings.ContainsRune("=-~^\"'`#*+:._", rune(t[0])) {
+		return false
+	}
+	return strings.Count(t, t[:1]) == len(t)
+}
+
+// scanPlainDoc reads reStructuredText or AsciiDoc prose: paragraphs split at
+// blank lines, titles, list items; directives, literal and delimited
+// blocks, tables and attribute lines are skipped.
+func (x *claimExtractor) scanPlainDoc(f claimFile, src []byte, inScope bool) {
+	lines := strings.Split(string(src), "\n")
+	var buf strings.Builder
+	var anchors []textAnchor
+	where := inParagraph
+	flush := func() {
+		if buf.Len() > 0 {
+			x.docSentences(f, buf.String(), anchors, where, inScope)
+		}
+		buf.Reset()
+		anchors = anchors[:0]
+		where = inParagraph
+	}
+	adoc := !strings.HasSuffix(f.rel, ".rst")
+	fenced := false  // inside a delimited block (AsciiDoc ----, ...., |===)
+	literal := false // inside an indented reStructuredText literal/directive body
+	for i, raw := range lines {
+		if x.ctx.Err() != nil {
+			return
+		}
+		line := strings.TrimRight(raw, " \t\r")
+		trimmed := strings.TrimSpace(line)
+		indented := line != "" && (line[0] == ' ' || line[0] == '\t')
+		switch {
+		case adoc && plainFence.MatchString(trimmed):
+			flush()
+			fenced = !fenced
+			continue
+		case fenced:
+			continue
+		case literal && (indented || trimmed == ""):
+			continue
+		}
+		literal = false
+		switch {
+		case trimmed == "":
+			flush()
+		case !adoc && isUnderline(trimmed):
+			// The lines above were a title.
+			where = inHeading
+			flush()
+		case strings.HasPrefix(trimmed, ".. ") || strings.HasPrefix(trimmed, "[") ||
+			(strings.HasPrefix(trimmed, ":") && strings.Count(trimmed, ":") >= 2) ||
+			strings.HasPrefix(trimmed, "//") || strings.HasPrefix(trimmed, "|") ||
+			strings.HasPrefix(trimmed, "+-") || strings.HasPrefix(trimmed, "include::"):
+			flush()
+			literal = strings.HasPrefix(trimmed, ".. ")
+		case adocTitle.MatchString(trimmed):
+			flush()
+			anchors = append(anchors, textAnchor{pos: 0, src: i + 1})
+			buf.WriteString(strings.TrimLeft(trimmed, "= "))
+			where = inHeading
+			flush()
+		default:
+			if m := plainBullet.FindString(line); m != "" {
+				flush()
+				where = inList
+				trimmed = strings.TrimSpace(line[len(m):])
+			} else if indented && buf.Len() == 0 {
+				continue // block quote or stray code
+			}
+			anchors = append(anchors, textAnchor{pos: buf.Len(), src: i + 1})
+			buf.WriteString(strings.ReplaceAll(strings.ReplaceAll(trimmed, "``", ""), "*", ""))
+			buf.WriteByte(' ')
+			if strings.HasSuffix(trimmed, "::") {
+				flush()
+				literal = true
+			}
+		}
+	}
+	flush()
 }
 
 // mdInlineText appends the plain text of n's inline children to buf,
@@ -924,7 +1107,7 @@ func commentLines(src []byte, lang *sourceLang) []commentLine {
 		if next, ok := skipString(src, i, lang); ok {
 			startLine := line
 			seg := src[i:next]
-			if lang.docstrings && !lineHasCode && isTriple(seg) {
+			if isTriple(seg) && ((lang.docstrings && !lineHasCode) || (lang.docAttrs && docAttrBefore(src, i))) {
 				group++
 				body := tripleBody(seg)
 				for k, l := range strings.Split(body, "\n") {
@@ -949,6 +1132,15 @@ func commentLines(src []byte, lang *sourceLang) []commentLine {
 	return out
 }
 
+var docAttr = regexp.MustCompile(`@(?:module|type)?doc\s*$`)
+
+// docAttrBefore reports whether the text before i on its line is an Elixir
+// documentation attribute (@doc, @moduledoc, @typedoc).
+func docAttrBefore(src []byte, i int) bool {
+	start := bytes.LastIndexByte(src[:i], '\n') + 1
+	return docAttr.Match(src[start:i])
+}
+
 // lineCommentAt returns the length of the line-comment marker at i, or 0.
 func lineCommentAt(src []byte, i int, lang *sourceLang) int {
 	for _, m := range lang.lineComments {
@@ -968,8 +1160,13 @@ func cleanLineComment(body string, lang *sourceLang) (string, bool) {
 		body = strings.TrimPrefix(body, "/")
 		body = strings.TrimPrefix(body, "!")
 	}
-	if lang.name == "python" {
+	switch lang.name {
+	case "python", "elixir":
 		body = strings.TrimLeft(body, "#")
+	case "erlang":
+		body = strings.TrimLeft(body, "%")
+	case "clojure":
+		body = strings.TrimLeft(body, ";")
 	}
 	if strings.TrimSpace(body) == "" {
 		return "", true
@@ -1120,6 +1317,7 @@ var (
 	rustErrEnum = regexp.MustCompile(`^\s*(?:pub(?:\([^)]*\))?\s+)?enum\s+(\w*Error\w*)\b`)
 	rustVariant = regexp.MustCompile(`^\s*([A-Z][A-Za-z0-9]*)\s*(?:[,({]|$)`)
 	rustErrType = regexp.MustCompile(`^\s*(?:pub(?:\([^)]*\))?\s+)?struct\s+(\w+Error)\b`)
+	exErrModule = regexp.MustCompile(`^\s*defmodule\s+(?:[\w]+\.)*(\w+(?:Error|Exception))\s+do\b`)
 	cErrCode    = regexp.MustCompile(`^\s*(?:#\s*define\s+)?(ERR_[A-Z0-9_]+)\b\s*(?:=|,|\d|$)`)
 )
 
@@ -1132,16 +1330,17 @@ func (x *claimExtractor) errorNames(f claimFile, lines []string) {
 		}
 		e := foundError{name: name, core: core, source: fmt.Sprintf("%s:%d", f.rel, line)}
 		phrase := strings.Join(core, " ")
-		if cat, kws, _, _, ok := x.nameClaim(phrase); ok {
+		if c, ok := x.nameClaim(phrase); ok {
 			e.claim = true
 			x.addClaim(f.rel, line, CandidateClaim{
 				Text:     phrase + " is detected and reported as an error",
-				Category: cat, Inferred: true, Confidence: 0.45, Kind: ClaimKindErrorName, Keywords: kws,
+				Category: c.category, Inferred: true, Confidence: 0.45, Kind: ClaimKindErrorName, Keywords: c.keywords,
 			})
 		}
 		x.errs = append(x.errs, e)
 	}
-	depth := -1 // brace depth inside a Rust error enum, -1 outside
+	depth := -1       // brace depth inside a Rust error enum, -1 outside
+	awaiting := false // a Rust error enum whose "{" is on a later line
 	for i, l := range lines {
 		ln := i + 1
 		switch f.lang {
@@ -1152,6 +1351,15 @@ func (x *claimExtractor) errorNames(f claimFile, lines []string) {
 				add(m[1], ln)
 			}
 		case langRust:
+			if awaiting {
+				if strings.Contains(l, "{") {
+					awaiting = false
+					if depth = strings.Count(l, "{") - strings.Count(l, "}"); depth <= 0 {
+						depth = -1
+					}
+				}
+				continue
+			}
 			if depth >= 0 {
 				if depth == 1 {
 					if m := rustVariant.FindStringSubmatch(l); m != nil {
@@ -1164,15 +1372,14 @@ func (x *claimExtractor) errorNames(f claimFile, lines []string) {
 				}
 				continue
 			}
-			if m := rustErrEnum.FindStringSubmatch(l); m != nil {
-				if strings.Contains(l, "{") {
-					depth = strings.Count(l, "{") - strings.Count(l, "}")
-				} else {
-					depth = 0
-				}
-				if depth == 0 {
-					depth = 1 // opening brace on the next line
-					if strings.Contains(l, "}") {
+			if rustErrEnum.MatchString(l) {
+				switch {
+				case !strings.Contains(l, "{"):
+					awaiting = true
+				default:
+					// A one-line enum ("{ A, B }") closes at once; its
+					// variants are not read.
+					if depth = strings.Count(l, "{") - strings.Count(l, "}"); depth <= 0 {
 						depth = -1
 					}
 				}
@@ -1181,6 +1388,12 @@ func (x *claimExtractor) errorNames(f claimFile, lines []string) {
 			if m := rustErrType.FindStringSubmatch(l); m != nil {
 				add(m[1], ln)
 			}
+		case langElixir:
+			if m := exErrModule.FindStringSubmatch(l); m != nil {
+				add(m[1], ln)
+			}
+		case langErlang, langClj:
+			// Errors are tagged tuples and ex-info maps: no declared names.
 		case langPython:
 			if m := pyClassErr.FindStringSubmatch(l); m != nil &&
 				(strings.Contains(m[2], "Error") || strings.Contains(m[2], "Exception") ||
@@ -1199,6 +1412,17 @@ func (x *claimExtractor) errorNames(f claimFile, lines []string) {
 			}
 		}
 	}
+}
+
+// negated reports whether words state an absence: "no", "without", "only".
+func negated(words []string) bool {
+	for _, w := range words {
+		switch w {
+		case "no", "without", "only", "exactly", "not", "none":
+			return true
+		}
+	}
+	return false
 }
 
 // errorCore returns the words of an error name without its Err / Error /
@@ -1230,6 +1454,9 @@ var (
 	pyTest      = regexp.MustCompile(`^\s*(?:async\s+)?def\s+(test(?:_\w+|[A-Z]\w*))\s*\(`)
 	jsTest      = regexp.MustCompile("\\b(?:it|test|specify)(?:\\.(?:only|skip|concurrent))?\\(\\s*(['\"`])(.+?)['\"`]\\s*,")
 	cTest       = regexp.MustCompile(`\bTEST(?:_F|_P)?\(\s*\w+\s*,\s*(\w+)\s*\)`)
+	exTest      = regexp.MustCompile(`^\s*test\s+"([^"]+)"`)
+	cljTest     = regexp.MustCompile(`\(deftest\s+(?:\^\S+\s+)?([\w\-?!*]+)`)
+	erlTest     = regexp.MustCompile(`^([a-z]\w*?)_test_?\(\)\s*->`)
 )
 
 // testNames turns test names into inferred claims.
@@ -1248,16 +1475,19 @@ func (x *claimExtractor) testNames(f claimFile, lines []string) {
 		if len(words) < 2 {
 			return
 		}
-		cat, kws, guarantee, strong, ok := x.nameClaim(phrase)
-		if !ok || !strong {
-			return // test names are many: only a strong keyword makes a claim
+		c, ok := x.nameClaim(phrase)
+		if !ok || !(c.strong || c.guarantee || c.score >= 4 || negated(words)) {
+			// Test names are many: a claim needs a strong keyword, several
+			// medium ones, or one with a promise ("no duplicates after
+			// retry").
+			return
 		}
 		conf := 0.4
-		if guarantee {
+		if c.guarantee {
 			conf = 0.5
 		}
 		x.addClaim(f.rel, line, CandidateClaim{
-			Text: phrase, Category: cat, Inferred: true, Confidence: conf, Kind: ClaimKindTestName, Keywords: kws,
+			Text: phrase, Category: c.category, Inferred: true, Confidence: conf, Kind: ClaimKindTestName, Keywords: c.keywords,
 		})
 	}
 	pendingAttr := -1 // line index of a test attribute awaiting its function
@@ -1314,6 +1544,18 @@ func (x *claimExtractor) testNames(f claimFile, lines []string) {
 			for _, m := range cTest.FindAllStringSubmatch(l, -1) {
 				add(m[1], ln, true)
 			}
+		case langElixir:
+			if m := exTest.FindStringSubmatch(l); m != nil {
+				add(m[1], ln, false)
+			}
+		case langClj:
+			if m := cljTest.FindStringSubmatch(l); m != nil {
+				add(m[1], ln, true)
+			}
+		case langErlang:
+			if m := erlTest.FindStringSubmatch(l); m != nil {
+				add(m[1], ln, true)
+			}
 		}
 	}
 }
@@ -1329,7 +1571,10 @@ var (
 	jsConst       = regexp.MustCompile(`^\s*(?:export\s+)?const\s+(\w+)\s*(?::\s*\w+\s*)?=\s*(.+?);?\s*$`)
 	cDefine       = regexp.MustCompile(`^\s*#\s*define\s+(\w+)\s+(.+)$`)
 	cConst        = regexp.MustCompile(`\b(?:constexpr|const)\s+[\w:<>]+\s+(\w+)\s*=\s*(.+?);`)
-	trailingNotes = regexp.MustCompile(`\s*(//|#|/\*).*$`)
+	erlDefine     = regexp.MustCompile(`^-define\(\s*(\w+)\s*,\s*(.+?)\)\.`)
+	exAttr        = regexp.MustCompile(`^\s*@(\w+)\s+(.+)$`)
+	cljDef        = regexp.MustCompile(`^\(def\s+(?:\^\S+\s+)?([\w\-*]+)\s+([^\s()]+|\([^()]*\))\s*\)`)
+	trailingNotes = regexp.MustCompile(`\s*(//|#|/\*|%|;).*$`)
 )
 
 // constants finds timeout, retry and TTL constants.
@@ -1365,6 +1610,12 @@ func (x *claimExtractor) constants(f claimFile, lines []string) {
 			if m = cDefine.FindStringSubmatch(l); m == nil {
 				m = cConst.FindStringSubmatch(l)
 			}
+		case langErlang:
+			m = erlDefine.FindStringSubmatch(l)
+		case langElixir:
+			m = exAttr.FindStringSubmatch(l)
+		case langClj:
+			m = cljDef.FindStringSubmatch(l)
 		}
 		if m == nil {
 			continue
@@ -1534,7 +1785,7 @@ func (x *claimExtractor) finish(limit int, budget time.Duration, docsComplete bo
 		}
 		r.Claims = kept
 		r.Truncated = true
-		reasons = append(reasons, fmt.Sprintf("claims cut to the %d most confident of %d; narrow with paths", limit, len(seen)))
+		reasons = append(reasons, fmt.Sprintf("limit of %d claims reached: kept the most confident of %d; narrow with paths", limit, len(seen)))
 	}
 	if !docsComplete {
 		reasons = append(reasons, "missing claims not computed: not every doc was read")

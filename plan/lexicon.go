@@ -52,8 +52,9 @@ var categoryPhrases = map[string]map[int][]string{
 			"never lost", "never loses", "never lose", "without losing", "lost write", "lost writes",
 			"acknowledged write", "acknowledged writes", "write ahead log", "data loss",
 			"survive* crash*", "survive* restart*", "no acknowledged", "torn write*",
-			"replicated to a majority"},
-		2: {"crash", "crashes", "crashed", "persist*", "lose", "loses", "losing", "lost", "loss",
+			"replicated to a majority", "survive* the loss", "survive* the failure",
+			"never rolled back"},
+		2: {"crash", "crashes", "crashed", "survive*", "persist*", "lose", "loses", "losing", "lost", "loss",
 			"on disk", "flushed", "wal"},
 		1: {"restart", "restarts", "acked", "acknowledged"},
 	},
@@ -67,8 +68,9 @@ var categoryPhrases = map[string]map[int][]string{
 	CategoryOrdering: {
 		3: {"fifo", "first in first out", "total order", "totally ordered", "out of order",
 			"reorder*", "monotonically increasing", "happens before", "in the order",
-			"same order", "causally ordered", "causal order", "in order"},
-		2: {"ordered", "ordering", "monotonic", "monotonically", "sequence number",
+			"same order", "causally ordered", "causal order", "in order", "ordering",
+			"strictly increasing", "strictly monotonic"},
+		2: {"ordered", "monotonic", "monotonically", "sequence number",
 			"sequence numbers", "causal*", "prefix"},
 		1: {"order"},
 	},
@@ -110,8 +112,9 @@ var categoryPhrases = map[string]map[int][]string{
 	},
 	CategoryLiveness: {
 		3: {"eventually", "highly available", "remains available", "remain available",
-			"makes progress", "make progress", "deadlock*", "livelock*", "eventually consistent"},
-		2: {"available", "availability", "unavailable", "progress", "converge*",
+			"makes progress", "make progress", "deadlock*", "livelock*", "eventually consistent",
+			"keep* accepting", "continue* to accept", "continue* accepting", "remain* writable"},
+		2: {"available", "availability", "unavailable", "progress", "converge*", "writable",
 			"recover*", "failover", "terminate*"},
 		1: {"timeout", "timeouts", "heals", "responds"},
 	},
@@ -175,6 +178,8 @@ var imperativeStarts = map[string]bool{
 var instructionPhrases = []string{
 	"you need", "you must", "you should", "you will need", "make sure", "be sure",
 	"to install", "read more", "read the", "pull request", "pull requests",
+	// Sentences about the document itself.
+	"this document", "this page", "this guide", "this section", "this chapter",
 	// Preconditions on the caller are contracts of the code, not guarantees.
 	"callers must", "caller must", "must be called", "must hold", "must not be called",
 	// Assertion notes inside the code.
