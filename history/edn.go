@@ -63,9 +63,10 @@ var errEDNEnd = errors.New("edn: end of input")
 
 // ednReader reads EDN forms from a byte slice.
 type ednReader struct {
-	src  []byte
-	pos  int
-	line int // 1-based line of pos
+	src    []byte
+	pos    int
+	line   int               // 1-based line of pos
+	intern map[string]string // keywords and symbols seen, shared
 }
 
 func newEDNReader(src []byte) *ednReader {
@@ -172,13 +173,13 @@ func (r *ednReader) read(depth int) (any, error) {
 		r.pos++
 		return r.readDispatch(depth)
 	}
-	tok := r.token()
-	if tok == "" {
+	tok := r.tokenBytes()
+	if len(tok) == 0 {
 		// A byte that cannot start any form; consume it so callers progress.
 		r.pos++
 		return nil, r.errorf("unexpected %q", c)
 	}
-	return parseAtom(tok, r)
+	return r.parseAtom(tok)
 }
 
 // readForm reads a form, skipping discards, as the operand of a prefix
@@ -387,19 +388,42 @@ func isDelimiter(c byte) bool {
 	return false
 }
 
-// token consumes and returns the bytes up to the next delimiter.
+// token consumes and returns the text up to the next delimiter.
 func (r *ednReader) token() string {
+	return string(r.tokenBytes())
+}
+
+// tokenBytes consumes and returns the bytes up to the next delimiter.
+func (r *ednReader) tokenBytes() []byte {
 	start := r.pos
 	for r.pos < len(r.src) && !isDelimiter(r.src[r.pos]) {
 		r.pos++
 	}
-	return string(r.src[start:r.pos])
+	return r.src[start:r.pos]
+}
+
+// maxEDNInterned bounds the reader's table of shared names.
+const maxEDNInterned = 1 << 12
+
+// name returns b as a string, shared with earlier equal names.
+func (r *ednReader) name(b []byte) string {
+	if s, ok := r.intern[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if r.intern == nil {
+		r.intern = make(map[string]string)
+	}
+	if len(r.intern) < maxEDNInterned {
+		r.intern[s] = s
+	}
+	return s
 }
 
 // parseAtom turns a token into nil, a boolean, a number, a keyword or a
 // symbol.
-func parseAtom(tok string, r *ednReader) (any, error) {
-	switch tok {
+func (r *ednReader) parseAtom(tok []byte) (any, error) {
+	switch string(tok) {
 	case "nil":
 		return nil, nil
 	case "true":
@@ -409,16 +433,48 @@ func parseAtom(tok string, r *ednReader) (any, error) {
 	}
 	c := tok[0]
 	if c == ':' {
-		name := strings.TrimLeft(tok, ":")
-		if name == "" {
+		i := 0
+		for i < len(tok) && tok[i] == ':' {
+			i++
+		}
+		if i == len(tok) {
 			return nil, r.errorf("empty keyword")
 		}
-		return ednKeyword(name), nil
+		return ednKeyword(r.name(tok[i:])), nil
 	}
 	if c >= '0' && c <= '9' || (c == '+' || c == '-') && len(tok) > 1 && tok[1] >= '0' && tok[1] <= '9' {
-		return parseNumber(tok, r)
+		if n, ok := smallInt(tok); ok {
+			return n, nil
+		}
+		return parseNumber(string(tok), r)
 	}
-	return ednSymbol(tok), nil
+	return ednSymbol(r.name(tok)), nil
+}
+
+// smallInt parses a plain decimal integer of at most 18 digits.
+func smallInt(tok []byte) (int64, bool) {
+	neg := false
+	switch tok[0] {
+	case '-':
+		neg = true
+		tok = tok[1:]
+	case '+':
+		tok = tok[1:]
+	}
+	if len(tok) == 0 || len(tok) > 18 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range tok {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	if neg {
+		n = -n
+	}
+	return n, true
 }
 
 // parseNumber reads an integer (N suffix allowed), a float (M suffix

@@ -13,7 +13,7 @@ import (
 	"testing"
 )
 
-const corpusDir = "/work/shared/corpus/knossos"
+const corpusDir = "../testdata/corpus/knossos"
 
 // porcupineTestData returns porcupine's test_data directory from the module
 // cache, skipping the test when it is not there.
@@ -26,7 +26,7 @@ func porcupineTestData(t testing.TB) string {
 		}
 	})
 	if _, err := os.Stat(porcupineDir); porcupineDir == "" || err != nil {
-		t.Skipf("porcupine test data not found (%q): %v", porcupineDir, err)
+		t.Fatalf("porcupine test data not found (%q): %v", porcupineDir, err)
 	}
 	return porcupineDir
 }
@@ -85,7 +85,7 @@ func TestImportKnossosCorpus(t *testing.T) {
 		return err
 	})
 	if err != nil {
-		t.Skipf("corpus not available: %v", err)
+		t.Fatalf("corpus missing from the repository: %v", err)
 	}
 	if len(files) != 122 {
 		t.Errorf("found %d corpus files, the README lists 122", len(files))
@@ -291,6 +291,20 @@ func TestImportNemesisWindows(t *testing.T) {
 	if !strings.Contains(imp.Mapping, "4 nemesis fault windows") {
 		t.Errorf("mapping %s", imp.Mapping)
 	}
+
+	// Joining a run whose ledger already holds F1 and F2.
+	imp.RenumberWindows(3)
+	var ids []string
+	for _, w := range imp.Windows {
+		ids = append(ids, w.ID)
+	}
+	if fmt.Sprint(ids) != "[F3 F4 F5 F6]" || *imp.Ops[1].FaultEpoch != "F3" || *imp.Ops[2].FaultEpoch != "F6" {
+		t.Errorf("renumbered windows %v, epochs %v %v", ids, *imp.Ops[1].FaultEpoch, *imp.Ops[2].FaultEpoch)
+	}
+	ledger := append([]Window{{ID: "F1", Start: 0, End: ptr(int64(1))}, {ID: "F2", Start: 2, End: ptr(int64(3))}}, imp.Windows...)
+	if _, rej := Validate(imp.Ops, nil, ledger); len(rej) != 0 {
+		t.Errorf("renumbered ops fail Validate: %v", rej)
+	}
 }
 
 // TestImportJepsenAnomalies imports a malformed history and its repaired
@@ -488,5 +502,19 @@ func BenchmarkImportEDN(b *testing.B) {
 		if err != nil || len(imp.Ops) != n {
 			b.Fatalf("%v", err)
 		}
+	}
+}
+
+// TestImportJepsenReinvoke: a process that invokes again before its op
+// completed leaves that op indeterminate (it may have taken effect).
+func TestImportJepsenReinvoke(t *testing.T) {
+	imp := importString(t, `[{:process 0 :type :invoke :f :write :value 1}
+{:process 0 :type :invoke :f :write :value 2}
+{:process 0 :type :ok :f :write :value 2}]`, "jepsen-edn")
+	if len(imp.Ops) != 2 || !imp.Ops[0].Indeterminate() || !imp.Ops[1].OK() || string(imp.Ops[1].Input) != "2" {
+		t.Fatalf("ops %+v", imp.Ops)
+	}
+	if !strings.Contains(imp.Mapping, "0 :info and 1 never completed") {
+		t.Errorf("mapping %s", imp.Mapping)
 	}
 }

@@ -29,6 +29,25 @@ type Imported struct {
 	Mapping  string
 }
 
+// RenumberWindows renames the imported fault windows to F<next>,
+// F<next+1>… in order, and the ops' fault_epoch with them, so that they can
+// join a run's ledger that already holds F1…F<next-1>.
+func (imp *Imported) RenumberWindows(next int) {
+	names := make(map[string]string, len(imp.Windows))
+	for i := range imp.Windows {
+		id := "F" + strconv.Itoa(next+i)
+		names[imp.Windows[i].ID] = id
+		imp.Windows[i].ID = id
+	}
+	for i := range imp.Ops {
+		if e := imp.Ops[i].FaultEpoch; e != nil {
+			if id, ok := names[*e]; ok {
+				imp.Ops[i].FaultEpoch = &id
+			}
+		}
+	}
+}
+
 // Import formats.
 const (
 	FormatJSONL     = "jsonl"      // native rows, one JSON object per line
@@ -112,12 +131,15 @@ func (lr *lineReader) next() ([]byte, error) {
 // decodeRow decodes one native row strictly: unknown fields and trailing
 // data are errors. Absent fields read as null.
 func decodeRow(line []byte, op *Op) error {
+	if p := skipJSONSpace(line, 0); p == len(line) || line[p] != '{' {
+		return errors.New("a row is a JSON object")
+	}
 	dec := json.NewDecoder(bytes.NewReader(line))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(op); err != nil {
 		return err
 	}
-	if dec.More() {
+	if off := int(dec.InputOffset()); skipJSONSpace(line, off) != len(line) {
 		return errors.New("data after the row's JSON object")
 	}
 	if isNull(op.Input) {

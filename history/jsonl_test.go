@@ -110,9 +110,11 @@ func TestImportJSONLRejects(t *testing.T) {
 		`[]`,                                          // 10 not an object
 		good("h"),                                     // 11
 		`{"op_id":"i","complete_ts":3,"error":"x","output":1}`, // 12 error and output
+		`{"op_id":"j"} }`, // 13 trailing brace
+		`null`,            // 14
 	}, "\n")
 	imp := importString(t, src, "jsonl")
-	want := map[int]string{2: "colour", 3: "invoke_ts", 4: "row", 6: "op_id", 7: "output", 8: "complete_ts", 9: "row", 10: "row", 12: "error"}
+	want := map[int]string{2: "colour", 3: "invoke_ts", 4: "row", 6: "op_id", 7: "output", 8: "complete_ts", 9: "row", 10: "row", 12: "error", 13: "row", 14: "row"}
 	got := map[int]string{}
 	for _, r := range imp.Rejected {
 		got[r.Index] = r.Field
