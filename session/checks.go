@@ -17,8 +17,10 @@ import (
 	"github.com/falsify-dev/falsify/plan"
 )
 
-// StateKinds are the kinds of state record_state stores.
-var StateKinds = []string{checkers.StateFinal, checkers.StateReplica, checkers.StateMetricSeries, checkers.StateSnapshot}
+// StateKinds returns the kinds of state record_state stores.
+func StateKinds() []string {
+	return []string{checkers.StateFinal, checkers.StateReplica, checkers.StateMetricSeries, checkers.StateSnapshot}
+}
 
 // maxStateBytes bounds one recorded state.
 const maxStateBytes = 256 << 20
@@ -51,8 +53,8 @@ func (m *Manager) RecordState(ctx context.Context, runID, kind, name string, dat
 		return nil, err
 	}
 	kind = strings.ToLower(strings.TrimSpace(kind))
-	if !contains(StateKinds, kind) {
-		return nil, fmt.Errorf("kind %q: use one of %s", kind, strings.Join(StateKinds, ", "))
+	if !contains(StateKinds(), kind) {
+		return nil, fmt.Errorf("kind %q: use one of %s", kind, strings.Join(StateKinds(), ", "))
 	}
 	if !stateNameRE.MatchString(name) {
 		return nil, fmt.Errorf("name %q: use 1-100 letters, digits, '.', '_' or '-' (e.g. the node name n1)", name)

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/falsify-dev/falsify/history"
 )
@@ -137,13 +136,13 @@ func TestFactsCarryLedgerEvidence(t *testing.T) {
 	}
 	writeNow(t, m, "drops", "0\n")
 	writeNow(t, m, "client.log", "")
-	done := writeLater(t, m, "drops", "250\n", 10*time.Millisecond)
-	done2 := writeLater(t, m, "client.log", "timeout talking to n1\n", 10*time.Millisecond)
+	done := writeWhenMeasured(t, m, r.ID, "F1", "drops", "250\n")
+	done2 := writeWhenMeasured(t, m, r.ID, "F1", "client.log", "timeout talking to n1\n")
 	e, err := m.InjectExternal(ctx, r.ID, ExternalFault{
 		Kind: "partition", Targets: []string{"n1", "n3"}, Params: map[string]any{"direction": "in"},
 		Probe:       Probe{Command: []string{"cat", "drops"}, Expect: "increases"},
 		VictimProbe: &Probe{File: "client.log", Pattern: "timeout", Expect: "increases"},
-		DurationMS:  150,
+		DurationMS:  400,
 	})
 	<-done
 	<-done2

@@ -12,17 +12,32 @@ import (
 	"github.com/falsify-dev/falsify/history"
 )
 
-// writeLater writes content to a workspace file after delay, as the
-// agent's own fault tool would while inject_fault waits.
-func writeLater(t *testing.T, m *Manager, rel, content string, delay time.Duration) chan struct{} {
+// writeWhenMeasured writes content to a workspace file once falsify has
+// taken the before reading of epoch in run, as the agent's own fault tool
+// would while inject_fault waits duration_ms.
+func writeWhenMeasured(t *testing.T, m *Manager, runID, epoch, rel, content string) chan struct{} {
 	t.Helper()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		time.Sleep(delay)
-		if err := os.WriteFile(filepath.Join(m.ws.Root(), rel), []byte(content), 0o644); err != nil {
-			t.Error(err)
+		deadline := time.Now().Add(10 * time.Second)
+		for time.Now().Before(deadline) {
+			l, err := m.Ledger(runID)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			for _, e := range l {
+				if e.ID == epoch && e.Before != nil {
+					if err := os.WriteFile(filepath.Join(m.ws.Root(), rel), []byte(content), 0o644); err != nil {
+						t.Error(err)
+					}
+					return
+				}
+			}
+			time.Sleep(2 * time.Millisecond)
 		}
+		t.Errorf("epoch %s never got its before reading", epoch)
 	}()
 	return done
 }
@@ -87,9 +102,9 @@ func TestInjectExternalFileProbe(t *testing.T) {
 			writeNow(t, m, "sut.log", tt.initial)
 			var done chan struct{}
 			if tt.during != "" {
-				done = writeLater(t, m, "sut.log", tt.during, 30*time.Millisecond)
+				done = writeWhenMeasured(t, m, run.ID, "F1", "sut.log", tt.during)
 			}
-			e, err := m.InjectExternal(ctx, run.ID, ExternalFault{Kind: "partition", Targets: []string{"n2"}, Probe: tt.probe, DurationMS: 300})
+			e, err := m.InjectExternal(ctx, run.ID, ExternalFault{Kind: "partition", Targets: []string{"n2"}, Probe: tt.probe, DurationMS: 400})
 			if done != nil {
 				<-done
 			}
@@ -105,7 +120,7 @@ func TestInjectExternalFileProbe(t *testing.T) {
 			if e.Before == nil || e.After == nil || !e.After.At.After(e.Before.At) {
 				t.Fatalf("readings not both recorded: %+v %+v", e.Before, e.After)
 			}
-			if d := e.After.At.Sub(e.Before.At); d < 300*time.Millisecond {
+			if d := e.After.At.Sub(e.Before.At); d < 400*time.Millisecond {
 				t.Fatalf("after reading taken %v after the before reading, want ≥ duration_ms", d)
 			}
 			// The ledger entry is journaled: reopen and find it unchanged.
@@ -124,12 +139,12 @@ func TestInjectExternalCommandProbeAndHeal(t *testing.T) {
 	sess := newTestSession(t, m)
 	run := newTestRun(t, m, sess.ID, "S1", "1", "register")
 	writeNow(t, m, "drops", "Chain INPUT: 0 packets dropped\n")
-	done := writeLater(t, m, "drops", "Chain INPUT: 117 packets dropped\n", 20*time.Millisecond)
+	done := writeWhenMeasured(t, m, run.ID, "F1", "drops", "Chain INPUT: 117 packets dropped\n")
 	e, err := m.InjectExternal(ctx, run.ID, ExternalFault{
 		Kind: "partition", Targets: []string{"n1", "n2"},
 		Probe:      Probe{Command: []string{"cat", "drops"}, Expect: "becomes nonzero"},
 		HealProbe:  &Probe{File: "sut.log", Pattern: "leader elected", Expect: "increases"},
-		DurationMS: 250,
+		DurationMS: 400,
 	})
 	<-done
 	if err != nil {
@@ -159,8 +174,8 @@ func TestInjectExternalCommandProbeAndHeal(t *testing.T) {
 
 	// Heal without a heal probe: the same probe, inverse expectation.
 	writeNow(t, m, "drops", "Chain INPUT: 0 packets dropped\n")
-	done = writeLater(t, m, "drops", "Chain INPUT: 9 packets dropped\n", 20*time.Millisecond)
-	e2, err := m.InjectExternal(ctx, run.ID, ExternalFault{Kind: "partition", Probe: Probe{Command: []string{"cat", "drops"}, Expect: "becomes nonzero"}, DurationMS: 250})
+	done = writeWhenMeasured(t, m, run.ID, "F2", "drops", "Chain INPUT: 9 packets dropped\n")
+	e2, err := m.InjectExternal(ctx, run.ID, ExternalFault{Kind: "partition", Probe: Probe{Command: []string{"cat", "drops"}, Expect: "becomes nonzero"}, DurationMS: 400})
 	<-done
 	if err != nil || e2.ID != "F2" || !e2.Landed {
 		t.Fatalf("F2: %+v %v", e2, err)
@@ -239,8 +254,8 @@ func TestFaultEpochFilledFromLedger(t *testing.T) {
 	sess := newTestSession(t, m)
 	run := newTestRun(t, m, sess.ID, "S1", "1", "register")
 	writeNow(t, m, "sut.log", "")
-	done := writeLater(t, m, "sut.log", "partition installed\n", 10*time.Millisecond)
-	e, err := m.InjectExternal(ctx, run.ID, ExternalFault{Kind: "partition", Probe: Probe{File: "sut.log", Pattern: "partition installed", Expect: "matches"}, DurationMS: 100})
+	done := writeWhenMeasured(t, m, run.ID, "F1", "sut.log", "partition installed\n")
+	e, err := m.InjectExternal(ctx, run.ID, ExternalFault{Kind: "partition", Probe: Probe{File: "sut.log", Pattern: "partition installed", Expect: "matches"}, DurationMS: 400})
 	<-done
 	if err != nil || !e.Landed {
 		t.Fatalf("inject: %+v %v", e, err)

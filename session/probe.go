@@ -37,10 +37,12 @@ const (
 	ExpectChanges        = "changes"
 )
 
-// Expectations lists the accepted expectations.
-var Expectations = []string{
-	ExpectIncreases, ExpectDecreases, ExpectBecomesZero, ExpectBecomesNonzero,
-	ExpectMatches, ExpectStopsMatching, ExpectChanges,
+// Expectations returns the accepted expectations.
+func Expectations() []string {
+	return []string{
+		ExpectIncreases, ExpectDecreases, ExpectBecomesZero, ExpectBecomesNonzero,
+		ExpectMatches, ExpectStopsMatching, ExpectChanges,
+	}
 }
 
 // Probe is an evidence probe falsify runs itself, before and after a fault,
@@ -122,7 +124,7 @@ func normalizeExpect(s string) (string, error) {
 	case "changes", "change":
 		return ExpectChanges, nil
 	}
-	return "", fmt.Errorf("expect %q is not one of %s", s, strings.Join(quoteAll(Expectations), ", "))
+	return "", fmt.Errorf("expect %q is not one of %s", s, strings.Join(quoteAll(Expectations()), ", "))
 }
 
 // inverseExpect is the expectation a recovery shows on the same probe.
@@ -281,7 +283,10 @@ func (pr *prober) readCommand(ctx context.Context, p Probe, r *Reading) error {
 		r.ExitCode = &code
 	}
 	if p.Pattern != "" {
-		re := regexp.MustCompile(p.Pattern) // validated
+		re, err := regexp.Compile(p.Pattern)
+		if err != nil {
+			return fmt.Errorf("probe.pattern: %w", err)
+		}
 		m := &matchCounter{re: re}
 		m.line(r.Raw)
 		m.finish(r)

@@ -84,7 +84,7 @@ func TestProbeValidate(t *testing.T) {
 				if err != nil {
 					t.Fatalf("validate: %v", err)
 				}
-				if !contains(Expectations, p.Expect) {
+				if !contains(Expectations(), p.Expect) {
 					t.Fatalf("expect not normalized: %q", p.Expect)
 				}
 				return

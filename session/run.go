@@ -11,8 +11,8 @@ import (
 	"github.com/falsify-dev/falsify/plan"
 )
 
-// Budget tiers a run can be started at.
-var Tiers = []string{plan.TierSmoke, plan.TierHardening, plan.TierRelease}
+// Tiers returns the budget tiers a run can be started at.
+func Tiers() []string { return []string{plan.TierSmoke, plan.TierHardening, plan.TierRelease} }
 
 // run is one execution of a scenario or arm. Its fields are guarded by the
 // session's lock.
@@ -106,7 +106,7 @@ func (m *Manager) StartRun(ctx context.Context, sessionID, scenario, seed, tier 
 		return nil, err
 	}
 	tier = strings.ToLower(strings.TrimSpace(tier))
-	if !contains(Tiers, tier) {
+	if !contains(Tiers(), tier) {
 		return nil, fmt.Errorf("tier %q: use smoke, hardening or release", tier)
 	}
 	seed = strings.TrimSpace(seed)

@@ -258,7 +258,7 @@ func TestRecordStateAndRunChecker(t *testing.T) {
 	}
 
 	// Errors name what exists.
-	if _, err := m.RunChecker(ctx, run.ID, "elle-magic", nil, nil); err == nil || !strings.Contains(err.Error(), "linearizability") {
+	if _, err := m.RunChecker(ctx, run.ID, "frobnicator", nil, nil); err == nil || !strings.Contains(err.Error(), "linearizability") {
 		t.Fatalf("unknown checker: %v", err)
 	}
 	if _, err := m.RunChecker(ctx, run.ID, "linearizability", map[string]any{"model": "ledger-of-doom"}, nil); err == nil || !strings.Contains(err.Error(), "register") {
