@@ -214,7 +214,12 @@ func (m *Manager) RunChecker(ctx context.Context, runID, checker string, options
 	ops := r.opsOf()
 	states := append([]StateRecord(nil), r.states...)
 	artDir := s.dir("artifacts", r.Run, c.Name)
+	planPath, scenario, declared, oracle := s.info.Plan, r.Scenario, r.Checker, r.Oracle
 	s.mu.Unlock()
+
+	if err := m.checkerAllowed(planPath, scenario, declared, oracle, model, c.Name); err != nil {
+		return nil, err
+	}
 
 	if model == "" {
 		return nil, fmt.Errorf("options.model: the scenario's §7.M declares no model; pass one of %s", strings.Join(c.Models, ", "))
