@@ -34,6 +34,11 @@ type block struct {
 
 var markdown = goldmark.New(goldmark.WithExtensions(extension.Table))
 
+// MaxSize is the largest plan, in bytes, the parser accepts. Real plans are
+// tens of kilobytes; the limit bounds the time goldmark may spend on
+// pathological input (deeply nested lists are super-linear).
+const MaxSize = 4 << 20
+
 // parseBlocks parses src and returns its top-level blocks in file order.
 // It recovers from any panic inside goldmark and reports it as an error,
 // so that no input can crash the caller.
@@ -43,6 +48,9 @@ func parseBlocks(src []byte) (blocks []block, err error) {
 			blocks, err = nil, fmt.Errorf("markdown parser failed: %v", r)
 		}
 	}()
+	if len(src) > MaxSize {
+		return nil, fmt.Errorf("markdown is %d bytes, over the %d-byte limit", len(src), MaxSize)
+	}
 	root := markdown.Parser().Parse(text.NewReader(src))
 	for n := root.FirstChild(); n != nil; n = n.NextSibling() {
 		p := nodeStart(n, src)
@@ -146,9 +154,20 @@ func trimBlankTail(src []byte, start, end int) int {
 	return end
 }
 
-// raw returns the block's source text with trailing whitespace removed.
+// raw returns the block's source text with trailing whitespace removed. A
+// paragraph loses the indentation of its first line, which Markdown
+// ignores, so that the text reads the same wherever Render puts it.
 func (b block) raw(src []byte) string {
-	return strings.TrimRight(string(src[b.start:b.end]), " \t\r\n")
+	return rawText(b.node, string(src[b.start:b.end]))
+}
+
+func rawText(n ast.Node, s string) string {
+	if _, ok := n.(*ast.Paragraph); ok {
+		// Only the first line: a continuation line indented four spaces
+		// may look like a list item once unindented.
+		s = strings.TrimLeft(s, " \t")
+	}
+	return strings.TrimRight(s, " \t\r\n")
 }
 
 // item is one list item read from the source.
@@ -254,7 +273,7 @@ func fillItem(it *item, src []byte) {
 		for i := range ls {
 			ls[i] = dedent(ls[i], indent)
 		}
-		it.rest = append(it.rest, restBlock{node: kids[k], text: strings.TrimRight(strings.Join(ls, "\n"), " \t\r\n")})
+		it.rest = append(it.rest, restBlock{node: kids[k], text: rawText(kids[k], strings.Join(ls, "\n"))})
 	}
 }
 
@@ -357,7 +376,9 @@ func cellText(c ast.Node, src []byte) string {
 		seg := lines.At(i)
 		sb.Write(seg.Value(src))
 	}
-	return strings.TrimSpace(strings.ReplaceAll(sb.String(), `\|`, "|"))
+	// Runs of white space collapse to one space, as a Markdown reader
+	// sees them (and as Render writes them).
+	return strings.Join(strings.Fields(strings.ReplaceAll(sb.String(), `\|`, "|")), " ")
 }
 
 // columns maps each wanted field to a column index by header name. want
@@ -429,15 +450,15 @@ func boldLabel(s string) (label, value string, ok bool) {
 	if m == nil {
 		return "", "", false
 	}
-	label = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(m[1]), ":"))
-	value = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(m[2]), ":"))
+	label = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(m[1]+m[2]), ":"))
+	value = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(m[3]), ":"))
 	if label == "" {
 		return "", "", false
 	}
 	return label, value, true
 }
 
-var boldLabelRE = regexp.MustCompile(`^(?:\*\*|__)([^*_]+?)(?:\*\*|__)(.*)$`)
+var boldLabelRE = regexp.MustCompile(`^(?:\*\*([^*]+?)\*\*|__([^_]+?)__)(.*)$`)
 
 // plainLabel splits "Could falsify: C1" into label and value.
 func plainLabel(s string) (label, value string, ok bool) {
@@ -448,7 +469,7 @@ func plainLabel(s string) (label, value string, ok bool) {
 	return strings.TrimSpace(m[1]), strings.TrimSpace(m[2]), true
 }
 
-var plainLabelRE = regexp.MustCompile(`^([A-Za-z§][^:*]{0,60}?)\s*:(?:\s+(.*)|$)`)
+var plainLabelRE = regexp.MustCompile(`^([^\s:*_\-][^:*]{0,60}?)\s*:(?:\s+(.*)|$)`)
 
 // parseIDs splits an id list such as "C1, C3 and C4" into its items. A
 // piece that is not a run of ids is kept whole, so nothing is lost.
@@ -458,7 +479,7 @@ func parseIDs(s string) []string {
 		return nil
 	}
 	var out []string
-	for _, piece := range idSepRE.Split(s, -1) {
+	for _, piece := range splitIDList(s) {
 		piece = strings.Trim(strings.TrimSpace(piece), "`*_")
 		piece = strings.TrimSpace(piece)
 		if piece == "" {
@@ -483,10 +504,66 @@ func parseIDs(s string) []string {
 	return out
 }
 
-var (
-	idSepRE = regexp.MustCompile(`\s*(?:[,;&]|\band\b)\s*`)
-	idRE    = regexp.MustCompile(`^[A-Z]{1,3}\d+(?:/[A-Za-z0-9_.-]+)?$`)
-)
+// splitIDList splits s at commas, semicolons, "&" and the word "and",
+// except inside parentheses: "C1 (partial, see H2), C3" is two pieces.
+func splitIDList(s string) []string {
+	var out []string
+	depth, last := 0, 0
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '(' || c == '[':
+			depth++
+		case (c == ')' || c == ']') && depth > 0:
+			depth--
+		case depth == 0 && (c == ',' || c == ';' || c == '&'):
+			out = append(out, s[last:i])
+			last = i + 1
+		case depth == 0 && c == 'a' && strings.HasPrefix(s[i:], "and") &&
+			(i == 0 || s[i-1] == ' ') && (i+3 == len(s) || s[i+3] == ' '):
+			out = append(out, s[last:i])
+			last = i + 3
+			i += 2
+		}
+	}
+	return append(out, s[last:])
+}
+
+var idRE = regexp.MustCompile(`^[A-Z]{1,3}\d+(?:/[A-Za-z0-9_.-]+)?$`)
+
+// noteSet collects prose the parser did not recognise, in file order.
+// Blocks that touch in the source (no blank line between) stay joined by
+// one newline, as they were written; others are separated by a blank
+// line.
+type noteSet struct {
+	parts []string
+	end   int // source end of the last block added; -1 after text
+}
+
+func (n *noteSet) block(b block, src []byte) {
+	n.add(b.raw(src), b.start, b.end)
+}
+
+// add appends text read from src[start:end].
+func (n *noteSet) add(text string, start, end int) {
+	if trimBlank(text) == "" {
+		return
+	}
+	if len(n.parts) > 0 && n.end > 0 && start == n.end {
+		n.parts[len(n.parts)-1] += "\n" + text
+	} else {
+		n.parts = append(n.parts, text)
+	}
+	n.end = end
+}
+
+func (n *noteSet) text(s string) {
+	if trimBlank(s) != "" {
+		n.parts = append(n.parts, s)
+	}
+	n.end = -1
+}
+
+func (n *noteSet) String() string { return joinNotes(n.parts...) }
 
 // joinNotes joins the non-empty parts with one blank line.
 func joinNotes(parts ...string) string {

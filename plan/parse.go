@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/yuin/goldmark/ast"
@@ -19,8 +20,14 @@ var ErrNotPlan = errors.New("not a test plan: no \"# Test Plan: <slug>\" title")
 // bold or plain, and prose the parser does not recognise is kept in the
 // Notes fields, Extra fields and Extra sections, so that Render drops
 // nothing. Missing or misplaced sections are not errors (Lint reports
-// them); Parse fails only when src has no "# Test Plan:" title.
-func Parse(src []byte) (*Plan, error) {
+// them); Parse fails only when src has no "# Test Plan:" title
+// (ErrNotPlan) or is larger than MaxSize.
+func Parse(src []byte) (p *Plan, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			p, err = nil, fmt.Errorf("parse plan: internal error: %v", r)
+		}
+	}()
 	blocks, err := parseBlocks(src)
 	if err != nil {
 		return nil, fmt.Errorf("parse plan: %w", err)
@@ -35,7 +42,7 @@ func Parse(src []byte) (*Plan, error) {
 	if title < 0 {
 		return nil, ErrNotPlan
 	}
-	p := &Plan{}
+	p = &Plan{}
 	var pre []string
 	for _, b := range blocks[:title] {
 		pre = append(pre, b.raw(src))
@@ -62,7 +69,7 @@ func Parse(src []byte) (*Plan, error) {
 		if id == "" {
 			p.Present = append(p.Present, "?"+head.title)
 			p.Extra = append(p.Extra, RawSection{
-				Heading: head.raw(src),
+				Heading: strings.TrimSpace(head.raw(src)),
 				Body:    rawBlocks(body, src),
 			})
 		} else {
@@ -108,17 +115,17 @@ func rawBlocks(bs []block, src []byte) string {
 	return trimBlank(string(src[bs[0].start:bs[len(bs)-1].end]))
 }
 
-// header labels → field setter.
+// headerLabels maps the normalised header labels to their fields.
 var headerLabels = []struct {
-	keys []string
-	set  func(h *Header, v string)
+	keys  []string
+	field func(h *Header) *string
 }{
-	{[]string{"date"}, func(h *Header, v string) { h.Date = v }},
-	{[]string{"plan mode", "mode"}, func(h *Header, v string) { h.Mode = normMode(v) }},
-	{[]string{"sut", "system under test"}, func(h *Header, v string) { h.SUT = v }},
-	{[]string{"change under test", "change"}, func(h *Header, v string) { h.Change = v }},
-	{[]string{"plan author", "author"}, func(h *Header, v string) { h.Author = v }},
-	{[]string{"status"}, func(h *Header, v string) { h.Status = v }},
+	{[]string{"date"}, func(h *Header) *string { return &h.Date }},
+	{[]string{"plan mode", "mode"}, func(h *Header) *string { return &h.Mode }},
+	{[]string{"sut", "system under test"}, func(h *Header) *string { return &h.SUT }},
+	{[]string{"change under test", "change"}, func(h *Header) *string { return &h.Change }},
+	{[]string{"plan author", "author"}, func(h *Header) *string { return &h.Author }},
+	{[]string{"status"}, func(h *Header) *string { return &h.Status }},
 }
 
 func normMode(v string) string {
@@ -135,8 +142,10 @@ func normMode(v string) string {
 // parseHeader reads the bold-label lines under the title. Lines it does
 // not recognise, and anything before the title, go to Header.Notes.
 func parseHeader(p *Plan, body []block, src []byte, pre []string) {
-	var notes []string
-	notes = append(notes, pre...)
+	var notes noteSet
+	for _, x := range pre {
+		notes.text(x)
+	}
 	for _, b := range body {
 		var other []string
 		for _, line := range strings.Split(b.raw(src), "\n") {
@@ -151,11 +160,14 @@ func parseHeader(p *Plan, body []block, src []byte, pre []string) {
 			if ok {
 				nl := normLabel(label)
 				for _, hl := range headerLabels {
-					for _, k := range hl.keys {
-						if nl == k {
-							hl.set(&p.Header, strings.TrimSpace(value))
-							set = true
+					// A repeated label stays in Notes rather than
+					// overwriting the first value.
+					if f := hl.field(&p.Header); slices.Contains(hl.keys, nl) && *f == "" {
+						*f = strings.TrimSpace(value)
+						if f == &p.Header.Mode {
+							*f = normMode(*f)
 						}
+						set = true
 					}
 				}
 			}
@@ -163,9 +175,12 @@ func parseHeader(p *Plan, body []block, src []byte, pre []string) {
 				other = append(other, line)
 			}
 		}
-		notes = append(notes, strings.Join(other, "\n"))
+		for i := range other {
+			other[i] = strings.TrimRight(other[i], " \t\r")
+		}
+		notes.add(strings.TrimLeft(strings.Join(other, "\n"), " \t"), b.start, b.end)
 	}
-	p.Header.Notes = joinNotes(notes...)
+	p.Header.Notes = notes.String()
 }
 
 // parseSection fills p from the body blocks of section id. A section that
@@ -321,7 +336,7 @@ var (
 // parseTables hands every table of body to take (which reports whether it
 // understood it) and returns the raw text of everything else as notes.
 func parseTables(body []block, src []byte, cols [][]string, take func(table, map[string]int) bool) string {
-	var notes []string
+	var notes noteSet
 	for _, b := range body {
 		if _, ok := b.node.(*extast.Table); ok {
 			t := readTable(b.node, src)
@@ -329,15 +344,15 @@ func parseTables(body []block, src []byte, cols [][]string, take func(table, map
 				continue
 			}
 		}
-		notes = append(notes, b.raw(src))
+		notes.block(b, src)
 	}
-	return joinNotes(notes...)
+	return notes.String()
 }
 
 // parseBullets returns the items of the lists in body and the raw text of
 // the other blocks.
 func parseBullets(body []block, src []byte) (items []string, notes string) {
-	var other []string
+	var other noteSet
 	for _, b := range body {
 		if _, ok := b.node.(*ast.List); ok {
 			for _, it := range listItems(b, src) {
@@ -347,9 +362,9 @@ func parseBullets(body []block, src []byte) (items []string, notes string) {
 			}
 			continue
 		}
-		other = append(other, b.raw(src))
+		other.block(b, src)
 	}
-	return items, joinNotes(other...)
+	return items, other.String()
 }
 
 var (
@@ -362,7 +377,7 @@ var (
 // headings) each followed by a bullet list of labelled fields, and the
 // "Categories not covered:" list of "<category>: N/A — <reason>" items.
 func parseHypotheses(p *Plan, body []block, src []byte) {
-	var notes []string
+	var notes noteSet
 	var cur *Hypothesis
 	naNext := false
 	flush := func() {
@@ -420,12 +435,33 @@ func parseHypotheses(p *Plan, body []block, src []byte) {
 			}
 			flush()
 			naNext = false
-			notes = append(notes, b.raw(src))
+			notes.block(b, src)
 		case *ast.List:
 			items := listItems(b, src)
+			if hypothesisList(items) {
+				// "- H1. **Title** — statement" items with nested field
+				// bullets.
+				for _, it := range items {
+					m := hypRE.FindStringSubmatch(it.head)
+					if m == nil {
+						if cur != nil {
+							hypField(cur, itemFieldText(it))
+						} else {
+							notes.text("- " + indentRest(it.text))
+						}
+						continue
+					}
+					flush()
+					cur = &Hypothesis{ID: m[1]}
+					cur.Title, cur.Statement = splitTitle(strings.TrimSpace(m[2]))
+					hypRest(cur, it, src)
+				}
+				naNext = false
+				continue
+			}
 			if cur != nil {
 				for _, it := range items {
-					hypField(cur, itemFieldText(it))
+					hypItem(cur, it, src)
 				}
 				continue
 			}
@@ -436,29 +472,68 @@ func parseHypotheses(p *Plan, body []block, src []byte) {
 						label, value, ok = plainLabel(it.head)
 					}
 					if !ok {
-						notes = append(notes, "- "+indentRest(it.text))
+						notes.text("- " + indentRest(it.text))
 						continue
 					}
 					if p.CategoryNA == nil {
 						p.CategoryNA = map[string]string{}
 					}
-					reason := strings.TrimSpace(naValueRE.ReplaceAllString(value, ""))
+					reason := naValueRE.ReplaceAllString(value, "")
 					if len(it.rest) > 0 {
 						reason = joinNotes(reason, restText(it))
 					}
+					// A reason is one line, as Render writes it.
+					reason = strings.Join(strings.Fields(reason), " ")
 					p.CategoryNA[canonHypCategory(label)] = reason
 				}
 				continue
 			}
-			notes = append(notes, b.raw(src))
+			notes.block(b, src)
 		default:
 			flush()
 			naNext = false
-			notes = append(notes, b.raw(src))
+			notes.block(b, src)
 		}
 	}
 	flush()
-	p.HypothesesNotes = joinNotes(p.HypothesesNotes, joinNotes(notes...))
+	p.HypothesesNotes = joinNotes(p.HypothesesNotes, notes.String())
+}
+
+// hypItem reads one field bullet of a hypothesis; bullets nested under it
+// are read as fields too (Render writes them flat).
+func hypItem(h *Hypothesis, it item, src []byte) {
+	if it.head != "" || len(it.rest) == 0 {
+		hypField(h, it.head)
+	}
+	hypRest(h, it, src)
+}
+
+// hypRest reads the blocks of an item after its first paragraph: nested
+// lists as fields, anything else as an unlabelled Extra field.
+func hypRest(h *Hypothesis, it item, src []byte) {
+	for i, r := range it.rest {
+		if _, ok := r.node.(*ast.List); !ok {
+			h.Extra = append(h.Extra, Field{Value: strings.Join(strings.Fields(r.text), " ")})
+			continue
+		}
+		rb := block{node: r.node, start: lineStart(src, r.node.Pos()), end: it.end}
+		if i+1 < len(it.rest) && it.rest[i+1].node.Pos() >= 0 {
+			rb.end = lineStart(src, it.rest[i+1].node.Pos())
+		}
+		if rb.end < rb.start {
+			rb.end = rb.start
+		}
+		rb.end = trimBlankTail(src, rb.start, rb.end)
+		for _, f := range listItems(rb, src) {
+			hypItem(h, f, src)
+		}
+	}
+}
+
+// hypothesisList reports whether a list's first item opens a hypothesis
+// ("- H1. **Title** — …").
+func hypothesisList(items []item) bool {
+	return len(items) > 0 && hypRE.MatchString(items[0].head)
 }
 
 // allNAItems reports whether every item reads "<category>: N/A …".
@@ -554,11 +629,18 @@ func indentRest(s string) string {
 func splitTitle(s string) (title, statement string) {
 	if strings.HasPrefix(s, "**") || strings.HasPrefix(s, "__") {
 		delim := s[:2]
-		if end := strings.Index(s[2:], delim); end >= 0 {
-			title = strings.TrimSpace(s[2 : 2+end])
-			statement = strings.TrimSpace(strings.TrimLeft(strings.TrimSpace(s[4+end:]), "—–-:"))
-			return title, statement
+		end := strings.Index(s[2:], delim)
+		if end < 0 {
+			// An unclosed bold: the marks are noise, the rest is read
+			// as if they were absent.
+			return splitTitle(strings.TrimSpace(s[2:]))
 		}
+		title = strings.TrimSpace(s[2 : 2+end])
+		statement = strings.TrimSpace(strings.TrimLeft(strings.TrimSpace(s[4+end:]), "—–-:"))
+		return title, statement
+	}
+	if rest, ok := strings.CutPrefix(s, "— "); ok {
+		return "", strings.TrimSpace(rest)
 	}
 	for _, sep := range []string{" — ", " – ", " -- "} {
 		if i := strings.Index(s, sep); i >= 0 {
@@ -570,6 +652,8 @@ func splitTitle(s string) (title, statement string) {
 
 // hypField assigns one "Label: value" bullet of a hypothesis.
 func hypField(h *Hypothesis, s string) {
+	// A field is one line, as Render writes it.
+	s = strings.Join(strings.Fields(s), " ")
 	label, value, ok := boldLabel(s)
 	if !ok {
 		label, value, ok = plainLabel(s)
@@ -597,7 +681,7 @@ func hypField(h *Hypothesis, s string) {
 // What it catches that others miss, Cost), or per-technique headings /
 // bold paragraphs each followed by labelled bullets.
 func parseTechniques(p *Plan, body []block, src []byte) {
-	var notes []string
+	var notes noteSet
 	var cur *Technique
 	flush := func() {
 		if cur != nil {
@@ -612,7 +696,7 @@ func parseTechniques(p *Plan, body []block, src []byte) {
 			t := readTable(n, src)
 			c := t.columns(techniqueCols)
 			if _, ok := c["technique"]; !ok {
-				notes = append(notes, b.raw(src))
+				notes.block(b, src)
 				continue
 			}
 			for _, r := range t.rows {
@@ -632,10 +716,10 @@ func parseTechniques(p *Plan, body []block, src []byte) {
 				continue
 			}
 			flush()
-			notes = append(notes, b.raw(src))
+			notes.block(b, src)
 		case *ast.List:
 			if cur == nil {
-				notes = append(notes, b.raw(src))
+				notes.block(b, src)
 				continue
 			}
 			for _, it := range listItems(b, src) {
@@ -644,6 +728,7 @@ func parseTechniques(p *Plan, body []block, src []byte) {
 					label, value, ok = plainLabel(it.head)
 				}
 				n := normLabel(label)
+				value = strings.Join(strings.Fields(value), " ")
 				switch {
 				case ok && strings.HasPrefix(n, "hypothes"):
 					cur.Hypotheses = parseIDs(value)
@@ -652,16 +737,16 @@ func parseTechniques(p *Plan, body []block, src []byte) {
 				case ok && strings.HasPrefix(n, "cost"):
 					cur.Cost = value
 				default:
-					notes = append(notes, "- "+indentRest(it.text))
+					notes.text("- " + indentRest(it.text))
 				}
 			}
 		default:
 			flush()
-			notes = append(notes, b.raw(src))
+			notes.block(b, src)
 		}
 	}
 	flush()
-	p.TechniquesNotes = joinNotes(p.TechniquesNotes, joinNotes(notes...))
+	p.TechniquesNotes = joinNotes(p.TechniquesNotes, notes.String())
 }
 
 // catalogName returns the catalog technique a heading or bold paragraph

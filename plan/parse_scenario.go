@@ -2,6 +2,7 @@ package plan
 
 import (
 	"regexp"
+	"sort"
 	"strings"
 
 	"github.com/yuin/goldmark/ast"
@@ -9,15 +10,18 @@ import (
 
 var (
 	scenarioRE = regexp.MustCompile(`(?i)^(?:scenario\s+)?(S\d+)(?:\s*[:.—–-]+\s*|\s+|$)(.*)$`)
-	armRE      = regexp.MustCompile(`(?i)^arm\s+([^\s:]+)`)
-	tierRE     = regexp.MustCompile(`(?i)\b(smoke|hardening|release)\s*:`)
+	// bareScenarioRE matches a heading that omits the word "Scenario":
+	// "### S3: name".
+	bareScenarioRE = regexp.MustCompile(`^S\d+\s*[:.—–-]`)
+	armRE          = regexp.MustCompile(`(?i)^arm\s+([^\s:]+)`)
+	tierRE         = regexp.MustCompile(`(?i)\b(smoke|hardening|release)\s*:`)
 )
 
 // isScenarioHeading reports whether a heading text opens a scenario block
 // and returns its id and name.
 func isScenarioHeading(title string) (id, name string, ok bool) {
 	t := strings.TrimSpace(title)
-	if !strings.HasPrefix(strings.ToLower(t), "scenario") {
+	if !strings.HasPrefix(strings.ToLower(t), "scenario") && !bareScenarioRE.MatchString(t) {
 		return "", "", false
 	}
 	m := scenarioRE.FindStringSubmatch(t)
@@ -42,7 +46,7 @@ const (
 func subheadingKind(title string) int {
 	n := normLabel(title)
 	switch {
-	case strings.HasPrefix(n, "arm "):
+	case n == "arm" || strings.HasPrefix(n, "arm "):
 		return subArm
 	case strings.Contains(n, "7.m.s") || strings.Contains(n, "surface decomposition"):
 		return subSurfaces
@@ -70,7 +74,8 @@ var (
 		"faults": "faults", "fault schedule": "faults", "faults schedule": "faults",
 		"oracle": "oracle", "observability required": "observability", "observability": "observability",
 		"exit criteria": "exit", "budget tiers": "budget", "budget": "budget",
-		"target test file": "target", "skeleton language": "language", "skeleton": "skeleton",
+		"target test file": "target", "test file": "target", "target file": "target",
+		"skeleton language": "language", "language": "language", "skeleton": "skeleton",
 	}
 	disciplineKeys = map[string]string{
 		"model under test": "model", "model": "model",
@@ -78,18 +83,25 @@ var (
 		"checker":                    "checker",
 		"nemesis + landing evidence": "nemesis", "nemesis and landing evidence": "nemesis",
 		"nemesis landing evidence": "nemesis", "nemesis": "nemesis",
-		"ambiguous outcomes": "ambiguous", "reduction plan": "reduction",
+		"ambiguous outcomes": "ambiguous", "reduction plan": "reduction", "reduction": "reduction",
 	}
 	surfaceKeys = map[string]string{
 		"boundary claim": "claim", "boundary keys": "keys", "surfaces": "surfaces",
 		"operations": "operations", "operations per surface": "operations",
 		"positive controls": "positive", "negative controls": "negative",
-		"confusable identifiers": "confusable", "delayed paths": "delayed",
+		"confusable identifiers": "confusable", "confusable ids": "confusable", "delayed paths": "delayed",
 		"delayed / async paths": "delayed", "delayed/async paths": "delayed", "delayed async paths": "delayed",
 		"background paths": "background", "observability paths": "observability",
 		"oracle": "oracle", "minimum smoke budget": "smoke", "minimum hardening budget": "hardening",
+		"min smoke budget": "smoke", "min hardening budget": "hardening",
 	}
 )
+
+// borrow is a field value read outside its home context.
+type borrow struct {
+	label string
+	seq   int
+}
 
 // scenarioParser reads one §7 body.
 type scenarioParser struct {
@@ -106,13 +118,20 @@ type scenarioParser struct {
 	naInDisc    bool
 	armDiscHead bool
 	armNAInDisc bool
+	// borrowed records the fields filled from outside their home context.
+	borrowed map[*string]borrow
+	// seq numbers the items of the current scenario; extraSeq holds the
+	// item number of each cur.Extra field, so that Extra is in reading
+	// order even when a displaced value joins it late.
+	seq      int
+	extraSeq []int
 	// pendingSkeleton is set when a Skeleton label had no code block, so
 	// that an unindented fence right after the list is taken as the
 	// skeleton.
 	pendingSkeleton bool
-	notes           []string // current scenario's notes
-	armNotes        []string
-	pre             []string // §7 prose before the first scenario
+	notes           noteSet // current scenario's notes
+	armNotes        noteSet
+	pre             noteSet // §7 prose before the first scenario
 }
 
 func parseScenarios(p *Plan, body []block, src []byte) {
@@ -121,18 +140,18 @@ func parseScenarios(p *Plan, body []block, src []byte) {
 		sp.block(b)
 	}
 	sp.flush()
-	p.ScenariosNotes = joinNotes(p.ScenariosNotes, joinNotes(sp.pre...))
+	p.ScenariosNotes = joinNotes(p.ScenariosNotes, sp.pre.String())
 }
 
-func (sp *scenarioParser) note(s string) {
+// notes returns where prose goes now: the arm, the scenario or §7.
+func (sp *scenarioParser) notesHere() *noteSet {
 	switch {
 	case sp.cur == nil:
-		sp.pre = append(sp.pre, s)
+		return &sp.pre
 	case sp.arm != nil:
-		sp.armNotes = append(sp.armNotes, s)
-	default:
-		sp.notes = append(sp.notes, s)
+		return &sp.armNotes
 	}
+	return &sp.notes
 }
 
 func (sp *scenarioParser) flushArm() {
@@ -142,9 +161,9 @@ func (sp *scenarioParser) flushArm() {
 	if sp.arm.Discipline == nil && sp.armDiscHead && !sp.armNAInDisc {
 		sp.arm.Discipline = &Discipline{}
 	}
-	sp.arm.Notes = joinNotes(sp.armNotes...)
+	sp.arm.Notes = sp.armNotes.String()
 	sp.cur.Arms = append(sp.cur.Arms, *sp.arm)
-	sp.arm, sp.armNotes, sp.armDisc, sp.armDiscHead, sp.armNAInDisc = nil, nil, false, false, false
+	sp.arm, sp.armNotes, sp.armDisc, sp.armDiscHead, sp.armNAInDisc = nil, noteSet{}, false, false, false
 }
 
 func (sp *scenarioParser) flush() {
@@ -155,10 +174,23 @@ func (sp *scenarioParser) flush() {
 	if sp.cur.Discipline == nil && sp.discHeading && !sp.naInDisc {
 		sp.cur.Discipline = &Discipline{}
 	}
-	sp.cur.Notes = joinNotes(sp.notes...)
+	sp.cur.Notes = sp.notes.String()
+	if !sort.IntsAreSorted(sp.extraSeq) {
+		idx := make([]int, len(sp.extraSeq))
+		for i := range idx {
+			idx[i] = i
+		}
+		sort.SliceStable(idx, func(a, b int) bool { return sp.extraSeq[idx[a]] < sp.extraSeq[idx[b]] })
+		sorted := make([]Field, len(idx))
+		for i, k := range idx {
+			sorted[i] = sp.cur.Extra[k]
+		}
+		sp.cur.Extra = sorted
+	}
 	sp.p.Scenarios = append(sp.p.Scenarios, *sp.cur)
-	sp.cur, sp.notes, sp.ctx = nil, nil, subNone
+	sp.cur, sp.notes, sp.ctx = nil, noteSet{}, subNone
 	sp.discHeading, sp.naInDisc, sp.pendingSkeleton = false, false, false
+	sp.borrowed, sp.seq, sp.extraSeq = nil, 0, nil
 }
 
 func (sp *scenarioParser) block(b block) {
@@ -202,7 +234,7 @@ func (sp *scenarioParser) block(b block) {
 				return
 			}
 		}
-		sp.note(b.raw(src))
+		sp.notesHere().block(b, src)
 		return
 	}
 	switch n := b.node.(type) {
@@ -235,11 +267,12 @@ func (sp *scenarioParser) block(b block) {
 			return
 		}
 	}
-	sp.note(b.raw(src))
+	sp.notesHere().block(b, src)
 }
 
 // item assigns one list item of a scenario block.
 func (sp *scenarioParser) item(it item) {
+	sp.seq++
 	if it.head != "" && isNALine(it.head) && len(it.rest) == 0 {
 		if sp.arm != nil {
 			sp.arm.ModelNA = true
@@ -256,7 +289,7 @@ func (sp *scenarioParser) item(it item) {
 		}
 	}
 	if !ok {
-		sp.note("- " + indentRest(it.text))
+		sp.notesHere().text("- " + indentRest(it.text))
 		return
 	}
 	n := normLabel(label)
@@ -270,19 +303,19 @@ func (sp *scenarioParser) item(it item) {
 	}
 	switch sp.ctx {
 	case subDiscipline:
-		if sp.disciplineField(&s.Discipline, n, fieldValue(value, it)) || sp.scenarioField(n, label, value, it) || sp.surfaceField(n, fieldValue(value, it), false) {
+		if sp.disciplineField(&s.Discipline, n, label, fieldValue(value, it), true) || sp.scenarioField(n, label, value, it) || sp.surfaceField(n, label, fieldValue(value, it), false, false) {
 			return
 		}
 	case subSurfaces:
-		if sp.surfaceField(n, fieldValue(value, it), true) || sp.scenarioField(n, label, value, it) || sp.disciplineField(&s.Discipline, n, fieldValue(value, it)) {
+		if sp.surfaceField(n, label, fieldValue(value, it), true, true) || sp.scenarioField(n, label, value, it) || sp.disciplineField(&s.Discipline, n, label, fieldValue(value, it), false) {
 			return
 		}
 	default:
-		if sp.scenarioField(n, label, value, it) || sp.disciplineField(&s.Discipline, n, fieldValue(value, it)) || sp.surfaceField(n, fieldValue(value, it), false) {
+		if sp.scenarioField(n, label, value, it) || sp.disciplineField(&s.Discipline, n, label, fieldValue(value, it), false) || sp.surfaceField(n, label, fieldValue(value, it), false, false) {
 			return
 		}
 	}
-	s.Extra = append(s.Extra, Field{Label: label, Value: fieldValue(value, it)})
+	sp.addExtra(Field{Label: label, Value: fieldValue(value, it)}, sp.seq)
 }
 
 func (sp *scenarioParser) knows(n string) bool {
@@ -304,14 +337,40 @@ func fieldValue(value string, it item) string {
 	return joinNotes(value, restText(it))
 }
 
-// set stores v in *dst unless it already holds a value (a repeated label
-// is kept as an Extra field by the caller).
-func set(dst *string, v string) bool {
-	if *dst != "" {
+// put stores v in *dst unless it already holds a value (a repeated label
+// is kept as an Extra field by the caller). home says whether the label
+// sits where the canonical shape puts it (a §7.M label under the §7.M
+// heading, a scenario label in the main list): a value from home displaces
+// one borrowed from elsewhere, which moves to Extra. Without this rule the
+// winner of a repeated label would depend on where Render puts it.
+func (sp *scenarioParser) put(dst *string, v, label string, home bool) bool {
+	if *dst == "" {
+		*dst = v
+		if !home {
+			if sp.borrowed == nil {
+				sp.borrowed = map[*string]borrow{}
+			}
+			sp.borrowed[dst] = borrow{label: label, seq: sp.seq}
+		}
+		return true
+	}
+	old, wasBorrowed := sp.borrowed[dst]
+	if !home || !wasBorrowed || sp.arm != nil {
 		return false
 	}
+	// The displaced value keeps its place among the Extra fields: the
+	// position of the item it was read from.
+	sp.addExtra(Field{Label: old.label, Value: *dst}, old.seq)
 	*dst = v
+	delete(sp.borrowed, dst)
 	return true
+}
+
+// addExtra records an unrecognised field of the current scenario read
+// from item number seq.
+func (sp *scenarioParser) addExtra(f Field, seq int) {
+	sp.cur.Extra = append(sp.cur.Extra, f)
+	sp.extraSeq = append(sp.extraSeq, seq)
 }
 
 func setIDs(dst *[]string, v string) bool {
@@ -330,21 +389,21 @@ func (sp *scenarioParser) scenarioField(n, label, value string, it item) bool {
 	case "closes":
 		return setIDs(&s.Closes, fieldValue(value, it))
 	case "technique":
-		return set(&s.Technique, fieldValue(value, it))
+		return sp.put(&s.Technique, fieldValue(value, it), label, sp.ctx == subNone)
 	case "workload":
-		return set(&s.Workload, fieldValue(value, it))
+		return sp.put(&s.Workload, fieldValue(value, it), label, sp.ctx == subNone)
 	case "faults":
-		return set(&s.Faults, fieldValue(value, it))
+		return sp.put(&s.Faults, fieldValue(value, it), label, sp.ctx == subNone)
 	case "oracle":
-		return set(&s.Oracle, fieldValue(value, it))
+		return sp.put(&s.Oracle, fieldValue(value, it), label, sp.ctx == subNone)
 	case "observability":
-		return set(&s.Observability, fieldValue(value, it))
+		return sp.put(&s.Observability, fieldValue(value, it), label, sp.ctx == subNone)
 	case "exit":
-		return set(&s.ExitCriteria, fieldValue(value, it))
+		return sp.put(&s.ExitCriteria, fieldValue(value, it), label, sp.ctx == subNone)
 	case "target":
-		return set(&s.TargetTestFile, fieldValue(value, it))
+		return sp.put(&s.TargetTestFile, fieldValue(value, it), label, sp.ctx == subNone)
 	case "language":
-		return set(&s.SkeletonLanguage, fieldValue(value, it))
+		return sp.put(&s.SkeletonLanguage, fieldValue(value, it), label, sp.ctx == subNone)
 	case "budget":
 		if s.Budget != (Budget{}) {
 			return false
@@ -380,7 +439,7 @@ func (sp *scenarioParser) skeletonField(label, value string, it item) bool {
 		return true
 	}
 	if rest := joinNotes(append([]string{value}, other...)...); rest != "" {
-		s.Extra = append(s.Extra, Field{Label: label, Value: rest})
+		sp.addExtra(Field{Label: label, Value: rest}, sp.seq)
 	}
 	return true
 }
@@ -403,7 +462,7 @@ func parseBudget(v string) (Budget, bool) {
 		if i+1 < len(locs) {
 			end = locs[i+1][0]
 		}
-		text := strings.TrimSpace(strings.TrimRight(v[loc[1]:end], " \t\r\n;,*-"))
+		text := strings.Join(strings.Fields(strings.TrimRight(v[loc[1]:end], " \t\r\n;,*-")), " ")
 		if seen[name] {
 			return Budget{}, false
 		}
@@ -420,7 +479,7 @@ func parseBudget(v string) (Budget, bool) {
 	return b, true
 }
 
-func (sp *scenarioParser) disciplineField(dst **Discipline, n, v string) bool {
+func (sp *scenarioParser) disciplineField(dst **Discipline, n, label, v string, home bool) bool {
 	key, ok := disciplineKeys[n]
 	if !ok {
 		return false
@@ -431,22 +490,22 @@ func (sp *scenarioParser) disciplineField(dst **Discipline, n, v string) bool {
 	d := *dst
 	switch key {
 	case "model":
-		return set(&d.Model, v)
+		return sp.put(&d.Model, v, label, home)
 	case "history":
-		return set(&d.History, v)
+		return sp.put(&d.History, v, label, home)
 	case "checker":
-		return set(&d.Checker, v)
+		return sp.put(&d.Checker, v, label, home)
 	case "nemesis":
-		return set(&d.Nemesis, v)
+		return sp.put(&d.Nemesis, v, label, home)
 	case "ambiguous":
-		return set(&d.AmbiguousOutcomes, v)
+		return sp.put(&d.AmbiguousOutcomes, v, label, home)
 	case "reduction":
-		return set(&d.ReductionPlan, v)
+		return sp.put(&d.ReductionPlan, v, label, home)
 	}
 	return false
 }
 
-func (sp *scenarioParser) surfaceField(n, v string, oracle bool) bool {
+func (sp *scenarioParser) surfaceField(n, label, v string, oracle, home bool) bool {
 	key, ok := surfaceKeys[n]
 	if !ok || (key == "oracle" && !oracle) {
 		return false
@@ -457,31 +516,31 @@ func (sp *scenarioParser) surfaceField(n, v string, oracle bool) bool {
 	s := sp.cur.Surfaces
 	switch key {
 	case "claim":
-		return set(&s.BoundaryClaim, v)
+		return sp.put(&s.BoundaryClaim, v, label, home)
 	case "keys":
-		return set(&s.BoundaryKeys, v)
+		return sp.put(&s.BoundaryKeys, v, label, home)
 	case "surfaces":
-		return set(&s.Surfaces, v)
+		return sp.put(&s.Surfaces, v, label, home)
 	case "operations":
-		return set(&s.Operations, v)
+		return sp.put(&s.Operations, v, label, home)
 	case "positive":
-		return set(&s.PositiveControls, v)
+		return sp.put(&s.PositiveControls, v, label, home)
 	case "negative":
-		return set(&s.NegativeControls, v)
+		return sp.put(&s.NegativeControls, v, label, home)
 	case "confusable":
-		return set(&s.ConfusableIDs, v)
+		return sp.put(&s.ConfusableIDs, v, label, home)
 	case "delayed":
-		return set(&s.DelayedPaths, v)
+		return sp.put(&s.DelayedPaths, v, label, home)
 	case "background":
-		return set(&s.BackgroundPaths, v)
+		return sp.put(&s.BackgroundPaths, v, label, home)
 	case "observability":
-		return set(&s.ObservabilityPaths, v)
+		return sp.put(&s.ObservabilityPaths, v, label, home)
 	case "oracle":
-		return set(&s.Oracle, v)
+		return sp.put(&s.Oracle, v, label, home)
 	case "smoke":
-		return set(&s.MinSmokeBudget, v)
+		return sp.put(&s.MinSmokeBudget, v, label, home)
 	case "hardening":
-		return set(&s.MinHardeningBudget, v)
+		return sp.put(&s.MinHardeningBudget, v, label, home)
 	}
 	return false
 }
@@ -491,9 +550,9 @@ func (sp *scenarioParser) armField(n, label, value string, it item) bool {
 	v := fieldValue(value, it)
 	switch n {
 	case "surface":
-		return set(&a.Surface, v)
+		return sp.put(&a.Surface, v, label, true)
 	case "oracle":
-		return set(&a.Oracle, v)
+		return sp.put(&a.Oracle, v, label, true)
 	}
-	return sp.disciplineField(&a.Discipline, n, v)
+	return sp.disciplineField(&a.Discipline, n, label, v, true)
 }

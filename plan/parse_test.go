@@ -283,6 +283,40 @@ func TestParseLenient(t *testing.T) {
 			want: []any{"a", []Field{{Label: "Oracle", Value: "b"}}},
 		},
 		{
+			name: "repeated header label stays in notes",
+			src:  "# Test Plan: a\n\n**Date:** 2026-01-01\n**Date:** 2026-02-02\n",
+			got:  func(p *Plan) any { return []string{p.Header.Date, p.Header.Notes} },
+			want: []string{"2026-01-01", "**Date:** 2026-02-02"},
+		},
+		{
+			name: "scenario heading without the word Scenario",
+			src:  "# Test Plan: a\n\n## 7. Scenarios\n\n### S3: `name_here`\n- **Oracle:** o\n",
+			got:  func(p *Plan) any { return []string{p.Scenarios[0].ID, p.Scenarios[0].Name, p.Scenarios[0].Oracle} },
+			want: []string{"S3", "name_here", "o"},
+		},
+		{
+			name: "claim id and category markup",
+			src:  "# Test Plan: a\n\n## 1b. Claims under test\n\n| ID | Claim | Category | Source | Inferred? |\n|---|---|---|---|---|\n| **C1** | x | `Safety` | d | no |\n",
+			got:  func(p *Plan) any { return []string{p.Claims[0].ID, p.Claims[0].Category} },
+			want: []string{"C1", "safety"},
+		},
+		{
+			name: "hypotheses as list items",
+			src:  "# Test Plan: a\n\n## 4. Failure-mode hypotheses\n\n- H1. **Lost ack** — a write vanishes\n  - Could falsify: C2 (durability, after crash), C1\n  - Subsystem: wal\n- H2. **Split brain** — two primaries\n  - Could falsify: C1\n",
+			got: func(p *Plan) any {
+				return []any{idsOf(p.Hypotheses, func(h Hypothesis) string { return h.ID }), p.Hypotheses[0].Falsifies, p.Hypotheses[0].Subsystem, p.Hypotheses[1].Title}
+			},
+			want: []any{[]string{"H1", "H2"}, []string{"C2 (durability, after crash)", "C1"}, "wal", "Split brain"},
+		},
+		{
+			name: "label synonyms",
+			src:  "# Test Plan: a\n\n## 7. Scenarios\n\n### Scenario S1: x\n- **Test file:** `t_test.go`\n- **Falsifies (if it FAILs):** C1 & C2\n- **Confusable IDs:** case folding\n",
+			got: func(p *Plan) any {
+				return []any{p.Scenarios[0].TargetTestFile, p.Scenarios[0].Falsifies, p.Scenarios[0].Surfaces.ConfusableIDs}
+			},
+			want: []any{"`t_test.go`", []string{"C1", "C2"}, "case folding"},
+		},
+		{
 			name: "section twice is merged",
 			src:  "# Test Plan: a\n\n## 8. What this plan does NOT cover\n\n- a\n\n## 8. What this plan does NOT cover\n\n- b\n",
 			got:  func(p *Plan) any { return []any{p.Present, p.NotCovered} },
@@ -298,6 +332,18 @@ func TestParseLenient(t *testing.T) {
 			if got := tc.got(p); !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("got %#v, want %#v", got, tc.want)
 			}
+			// Whatever shape was read, the canonical rendering reads back
+			// the same (a repeated section is rendered once, on purpose).
+			if len(p.Present) > 1 && p.Present[0] == p.Present[1] {
+				return
+			}
+			p2, err := Parse(Render(p))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(p2, p) {
+				t.Errorf("round trip differs:\n got  %+v\n want %+v\n--- rendered ---\n%s", p2, p, Render(p))
+			}
 		})
 	}
 }
@@ -310,6 +356,17 @@ func TestParseNotAPlan(t *testing.T) {
 	}
 	if p, err := Parse([]byte("# Test plan - lower\n")); err != nil || p.Header.Slug != "lower" {
 		t.Errorf("Parse lower-case title = %+v, %v", p, err)
+	}
+}
+
+func TestParseTooLarge(t *testing.T) {
+	src := "# Test Plan: big\n\n## 0. Architectural summary\n\n" + strings.Repeat("x", MaxSize)
+	_, err := Parse([]byte(src))
+	if err == nil || errors.Is(err, ErrNotPlan) || !strings.Contains(err.Error(), "limit") {
+		t.Errorf("Parse(%d bytes) err = %v, want a size-limit error", len(src), err)
+	}
+	if _, err := ReplaceSection([]byte(src), "1", "", []byte("scope")); err == nil {
+		t.Errorf("ReplaceSection on an oversized plan succeeded")
 	}
 }
 

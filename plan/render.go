@@ -3,6 +3,7 @@ package plan
 import (
 	"bytes"
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 )
@@ -10,42 +11,38 @@ import (
 // Render writes p in the canonical Markdown shapes of SPEC §12:
 //
 //   - the title "# Test Plan: <slug>" and the seven bold header fields;
-//
 //   - "## <id>. <Title>" for every section listed in p.Present or holding
 //     content, in SectionOrder; sections the parser did not know (p.Extra)
 //     come back verbatim after the known section they followed;
-//
 //   - §1b, §1c, §3, §5, §6, §6b, §7b and §7c as tables with their header
 //     row; an empty §1c / §7c is the explicit sentence (MissingNone /
 //     ResidualNone) instead of the table;
-//
-//   - §4 as one entry per hypothesis, then the categories marked N/A:
-//
-//     H1. **Stale read from a lagging backup** — A backup serves a read …
-//
-//   - Could falsify: C1
-//
-//   - Suspected because: backups answer reads from local state
-//
-//   - Subsystem: replication
-//
-//   - Category: correctness
-//
-//     Categories not covered:
-//
-//   - upgrade/rollback: N/A — no on-disk format change in this change
-//
-//     (the field bullets are indented three spaces under their H line);
-//
+//   - §4 as one entry per hypothesis, then the categories marked N/A (the
+//     convention shown below);
 //   - §7 as "### Scenario Sn: name" blocks of bold-label bullets, the
 //     skeleton as an indented fenced block, then the not-applicable line or
 //     "#### §7.M — Model / history / checker discipline", then
 //     "#### §7.M.S — Surface decomposition" and "#### Arm Sn/x" blocks;
-//
 //   - §8 and §9 as bullets.
 //
-// Prose kept in Notes fields is written after the heading (or after the
-// table) of its section, so that Parse(Render(p)) reads the same plan.
+// §4 shape: each hypothesis is an "H<n>." line with a bold title and a
+// one-sentence statement, followed by its fields as plain-label bullets
+// indented three spaces; after the hypotheses, the categories of
+// HypothesisCategories that no hypothesis covers are listed under
+// "Categories not covered:" as "<category>: N/A — <reason>":
+//
+//	H1. **Stale read from a lagging backup** — A backup serves a read before applying the latest acknowledged write.
+//	   - Could falsify: C1
+//	   - Suspected because: backups answer reads from local state (server/read.go:42)
+//	   - Subsystem: replication
+//	   - Category: correctness
+//
+//	Categories not covered:
+//	- upgrade/rollback: N/A — no on-disk format change in this change
+//
+// Prose kept in Notes fields is written where Parse reads it back: after
+// the heading of §4, §7, a scenario or an arm, after the table or bullets
+// of the other sections; so Parse(Render(p)) reads the same plan.
 func Render(p *Plan) []byte {
 	var w bytes.Buffer
 	if p == nil {
@@ -292,6 +289,23 @@ func writeField(w *bytes.Buffer, label, value string) {
 	w.WriteString("- **" + label + ":** " + value + "\n")
 }
 
+// writeExtra writes an unrecognised field, even when its value is empty.
+func writeExtra(w *bytes.Buffer, f Field) {
+	if f.Value == "" {
+		w.WriteString("- **" + f.Label + ":**\n")
+		return
+	}
+	writeField(w, f.Label, f.Value)
+}
+
+// fenceLang returns lang when it can serve as a fence info string.
+func fenceLang(lang string) string {
+	if lang == "" || strings.ContainsAny(lang, " \t\r\n`") {
+		return ""
+	}
+	return lang
+}
+
 // indentBlock indents every non-empty line of s.
 func indentBlock(s, pad string) string {
 	lines := strings.Split(s, "\n")
@@ -306,16 +320,14 @@ func indentBlock(s, pad string) string {
 func renderHypotheses(w *bytes.Buffer, p *Plan) {
 	writeNotes(w, p.HypothesesNotes)
 	for _, h := range p.Hypotheses {
+		// A title that holds bold marks of its own is written plain
+		// ("H1. a **b** — statement"), which reads back the same.
 		line := h.ID + ". **" + h.Title + "**"
-		if h.Title == "" {
-			line = h.ID + "."
+		if h.Title == "" || strings.Contains(h.Title, "*") || strings.Contains(h.Title, "__") {
+			line = strings.TrimRight(h.ID+". "+h.Title, " ")
 		}
 		if h.Statement != "" {
-			if h.Title == "" {
-				line += " " + h.Statement
-			} else {
-				line += " — " + h.Statement
-			}
+			line += " — " + h.Statement
 		}
 		w.WriteString(line + "\n")
 		field := func(label, v string) {
@@ -342,6 +354,9 @@ func renderHypotheses(w *bytes.Buffer, p *Plan) {
 	w.WriteString("Categories not covered:\n")
 	for _, c := range naOrder(p.CategoryNA) {
 		line := "- " + c + ": N/A"
+		if !plainKeyRE.MatchString(c) {
+			line = "- **" + c + ":** N/A"
+		}
 		if r := p.CategoryNA[c]; r != "" {
 			line += " — " + indentRest(r)
 		}
@@ -349,6 +364,9 @@ func renderHypotheses(w *bytes.Buffer, p *Plan) {
 	}
 	w.WriteString("\n")
 }
+
+// plainKeyRE matches a category name that reads back as a plain label.
+var plainKeyRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9 /+&().'-]*$`)
 
 // naOrder lists the N/A categories in HypothesisCategories order, then any
 // others alphabetically.
@@ -386,15 +404,17 @@ func renderScenario(w *bytes.Buffer, s *Scenario) {
 	writeField(&fields, "Budget tiers", renderBudget(s.Budget))
 	writeField(&fields, "Target test file", s.TargetTestFile)
 	writeField(&fields, "Skeleton language", s.SkeletonLanguage)
-	for _, f := range s.Extra {
-		writeField(&fields, f.Label, f.Value)
-	}
 	if s.Skeleton != "" {
 		fence := fenceFor(s.Skeleton)
 		fields.WriteString("- **Skeleton:**\n\n")
-		fields.WriteString("  " + fence + s.SkeletonLanguage + "\n")
+		fields.WriteString("  " + fence + fenceLang(s.SkeletonLanguage) + "\n")
 		fields.WriteString(indentBlock(s.Skeleton, "  ") + "\n")
 		fields.WriteString("  " + fence + "\n")
+	}
+	// Extra fields come after the skeleton, so that a second "Skeleton"
+	// item kept in Extra reads back as Extra again.
+	for _, f := range s.Extra {
+		writeExtra(&fields, f)
 	}
 	if fields.Len() > 0 {
 		w.Write(fields.Bytes())
@@ -459,7 +479,7 @@ func renderArm(w *bytes.Buffer, a *Arm) {
 		wrote = writeDiscipline(&b, a.Discipline)
 	}
 	for _, f := range a.Extra {
-		writeField(&b, f.Label, f.Value)
+		writeExtra(&b, f)
 	}
 	if b.Len() > 0 {
 		w.Write(b.Bytes())

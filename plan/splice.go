@@ -37,7 +37,12 @@ func checkID(id string) error {
 // section, several sections, a table-shaped section without its table, §7
 // without a scenario heading, a scenario or arm with another id, or an
 // empty body.
-func ParseSection(id string, content []byte) (*Plan, error) {
+func ParseSection(id string, content []byte) (p *Plan, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			p, err = nil, fmt.Errorf("section %s: internal error: %v", id, r)
+		}
+	}()
 	switch {
 	case scenarioIDRE.MatchString(id):
 		return parseScenarioSection(id, content)
@@ -55,11 +60,7 @@ func ParseSection(id string, content []byte) (*Plan, error) {
 		return parseHeaderSection(content, blocks)
 	}
 	heads := 0
-	firstText := -1
 	for i, b := range blocks {
-		if firstText < 0 {
-			firstText = i
-		}
 		switch b.level {
 		case 1:
 			return nil, fmt.Errorf("section %s: content holds a title heading %q; use id \"header\" for the title", id, b.title)
@@ -86,7 +87,7 @@ func ParseSection(id string, content []byte) (*Plan, error) {
 		fmt.Fprintf(&doc, "## %s. %s\n\n", id, SectionTitles[id])
 	}
 	doc.Write(content)
-	p, err := Parse(doc.Bytes())
+	p, err = Parse(doc.Bytes())
 	if err != nil {
 		return nil, fmt.Errorf("section %s: %w", id, err)
 	}
@@ -375,7 +376,12 @@ func subspans(blocks []block, outer span, minLevel int, match func(b block) (str
 // title and the bold fields. content is validated
 // with ParseSection first; a section's or arm's heading may be omitted and
 // is then written in its canonical form.
-func ReplaceSection(src []byte, id, scenario string, content []byte) ([]byte, error) {
+func ReplaceSection(src []byte, id, scenario string, content []byte) (out []byte, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			out, err = nil, fmt.Errorf("replace %s %s: internal error: %v", id, scenario, r)
+		}
+	}()
 	if err := checkID(id); err != nil {
 		return nil, err
 	}
