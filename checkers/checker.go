@@ -136,6 +136,21 @@ func all() []*Checker {
 	return []*Checker{
 		linearizability(),
 		noLostAck(),
+		exactlyOnce(),
+		monotonicRead(),
+		sessionConsistency(),
+		prefixOrder(),
+		invariant(),
+		reconciliation(),
+		replayEquivalence(),
+		mutualExclusion(),
+		counter(),
+		setChecker(),
+		setFull(),
+		fairness(),
+		sloThreshold(),
+		baselineComparison(),
+		serializability(),
 	}
 }
 

@@ -41,12 +41,12 @@ const (
 // Suffixes of the cycle classes that need a process-order or a real-time
 // edge to close.
 const (
-	suffixProcess  = "-process"
-	suffixRealtime = "-realtime"
+	elleSuffixProcess  = "-process"
+	elleSuffixRealtime = "-realtime"
 )
 
-// modelAliases maps other names of a model to the one used here.
-var modelAliases = map[string]string{
+// elleModelAliases maps other names of a model to the one used here.
+var elleModelAliases = map[string]string{
 	"PL-1":                  "read-uncommitted",
 	"PL-2":                  "read-committed",
 	"PL-2.99":               "repeatable-read",
@@ -67,39 +67,39 @@ var modelAliases = map[string]string{
 	"RU":                    "read-uncommitted",
 }
 
-// modelImplies relates a model to the weaker models every history
+// elleModelImplies relates a model to the weaker models every history
 // satisfying it also satisfies.
-var modelImplies = map[string][]string{
-	"strict-serializable":                {"serializable", "snapshot-isolation", "strong-snapshot-isolation", "strong-session-serializable"},
-	"strong-session-serializable":        {"serializable", "strong-session-snapshot-isolation"},
-	"serializable":                       {"repeatable-read", "snapshot-isolation", "update-serializable"},
-	"update-serializable":                {"forward-consistent-view"},
-	"strong-snapshot-isolation":          {"strong-session-snapshot-isolation", "strong-read-committed"},
-	"strong-session-snapshot-isolation":  {"snapshot-isolation", "strong-session-read-committed"},
-	"snapshot-isolation":                 {"forward-consistent-view", "monotonic-atomic-view", "monotonic-snapshot-read", "parallel-snapshot-isolation", "prefix"},
-	"repeatable-read":                    {"cursor-stability", "monotonic-atomic-view"},
-	"forward-consistent-view":            {"consistent-view"},
-	"consistent-view":                    {"cursor-stability", "monotonic-view"},
-	"parallel-snapshot-isolation":        {"causal-cerone", "ROLA"},
-	"prefix":                             {"causal-cerone"},
-	"causal-cerone":                      {"read-atomic"},
-	"ROLA":                               {"read-atomic"},
-	"read-atomic":                        {"monotonic-atomic-view"},
-	"monotonic-atomic-view":              {"read-committed"},
-	"cursor-stability":                   {"read-committed"},
-	"monotonic-view":                     {"read-committed"},
-	"monotonic-snapshot-read":            {"read-committed"},
-	"strong-read-committed":              {"strong-session-read-committed", "strong-read-uncommitted"},
-	"strong-session-read-committed":      {"read-committed", "strong-session-read-uncommitted"},
-	"strong-read-uncommitted":            {"strong-session-read-uncommitted"},
-	"strong-session-read-uncommitted":    {"read-uncommitted"},
-	"read-committed":                     {"read-uncommitted"},
-	"read-uncommitted":                   nil,
+var elleModelImplies = map[string][]string{
+	"strict-serializable":               {"serializable", "snapshot-isolation", "strong-snapshot-isolation", "strong-session-serializable"},
+	"strong-session-serializable":       {"serializable", "strong-session-snapshot-isolation"},
+	"serializable":                      {"repeatable-read", "snapshot-isolation", "update-serializable"},
+	"update-serializable":               {"forward-consistent-view"},
+	"strong-snapshot-isolation":         {"strong-session-snapshot-isolation", "strong-read-committed"},
+	"strong-session-snapshot-isolation": {"snapshot-isolation", "strong-session-read-committed"},
+	"snapshot-isolation":                {"forward-consistent-view", "monotonic-atomic-view", "monotonic-snapshot-read", "parallel-snapshot-isolation", "prefix"},
+	"repeatable-read":                   {"cursor-stability", "monotonic-atomic-view"},
+	"forward-consistent-view":           {"consistent-view"},
+	"consistent-view":                   {"cursor-stability", "monotonic-view"},
+	"parallel-snapshot-isolation":       {"causal-cerone", "ROLA"},
+	"prefix":                            {"causal-cerone"},
+	"causal-cerone":                     {"read-atomic"},
+	"ROLA":                              {"read-atomic"},
+	"read-atomic":                       {"monotonic-atomic-view"},
+	"monotonic-atomic-view":             {"read-committed"},
+	"cursor-stability":                  {"read-committed"},
+	"monotonic-view":                    {"read-committed"},
+	"monotonic-snapshot-read":           {"read-committed"},
+	"strong-read-committed":             {"strong-session-read-committed", "strong-read-uncommitted"},
+	"strong-session-read-committed":     {"read-committed", "strong-session-read-uncommitted"},
+	"strong-read-uncommitted":           {"strong-session-read-uncommitted"},
+	"strong-session-read-uncommitted":   {"read-uncommitted"},
+	"read-committed":                    {"read-uncommitted"},
+	"read-uncommitted":                  nil,
 }
 
-// directlyProscribed lists what each model forbids beyond the models it
+// elleDirectlyProscribed lists what each model forbids beyond the models it
 // implies.
-var directlyProscribed = map[string][]string{
+var elleDirectlyProscribed = map[string][]string{
 	"read-uncommitted":                  {"G0", "duplicate-elements", "cyclic-versions"},
 	"read-committed":                    {"G1"},
 	"cursor-stability":                  {"G1", "G-cursor", "lost-update"},
@@ -126,11 +126,11 @@ var directlyProscribed = map[string][]string{
 	"strong-session-serializable":       {"G1-process", "G2-process"},
 }
 
-// anomalyImplies relates an anomaly to the more general anomalies its
+// elleAnomalyImplies relates an anomaly to the more general anomalies its
 // presence also establishes. Every rw edge this checker infers is on a
 // single item (no predicates), so G-single and G-nonadjacent cycles are
 // also G2-item cycles.
-var anomalyImplies = map[string][]string{
+var elleAnomalyImplies = map[string][]string{
 	"G0":                     {"G1c", "G0-process"},
 	"G0-process":             {"G1c-process", "G0-realtime"},
 	"G0-realtime":            {"G1c-realtime"},
@@ -166,33 +166,33 @@ var anomalyImplies = map[string][]string{
 // (aliases such as "PL-3" are accepted too).
 func ConsistencyModels() []string {
 	var names []string
-	for m := range modelImplies {
+	for m := range elleModelImplies {
 		names = append(names, m)
 	}
 	slices.Sort(names)
 	return names
 }
 
-// canonicalModel returns the name used here for a consistency model, or
+// elleCanonicalModel returns the name used here for a consistency model, or
 // an error naming the known ones.
-func canonicalModel(name string) (string, error) {
+func elleCanonicalModel(name string) (string, error) {
 	n := strings.TrimSpace(name)
-	if a, ok := modelAliases[n]; ok {
+	if a, ok := elleModelAliases[n]; ok {
 		n = a
 	}
 	n = strings.ReplaceAll(n, "_", "-")
-	if a, ok := modelAliases[n]; ok {
+	if a, ok := elleModelAliases[n]; ok {
 		n = a
 	}
-	if _, ok := modelImplies[n]; !ok {
+	if _, ok := elleModelImplies[n]; !ok {
 		return "", fmt.Errorf("unknown consistency model %q (known: %s)", name, strings.Join(ConsistencyModels(), ", "))
 	}
 	return n, nil
 }
 
-// closure walks graph from the starting names and returns every name
+// elleClosure walks graph from the starting names and returns every name
 // reached, the starting ones included.
-func closure(graph map[string][]string, start ...string) map[string]bool {
+func elleClosure(graph map[string][]string, start ...string) map[string]bool {
 	seen := make(map[string]bool)
 	stack := slices.Clone(start)
 	for len(stack) > 0 {
@@ -211,19 +211,19 @@ func closure(graph map[string][]string, start ...string) map[string]bool {
 // model forbids, including every anomaly that implies a forbidden one
 // (G0 is forbidden wherever G1c is). Unknown models are an error.
 func ProscribedAnomalies(model string) (map[string]bool, error) {
-	m, err := canonicalModel(model)
+	m, err := elleCanonicalModel(model)
 	if err != nil {
 		return nil, err
 	}
 	direct := make(map[string]bool)
-	for weaker := range closure(modelImplies, m) {
-		for _, a := range directlyProscribed[weaker] {
+	for weaker := range elleClosure(elleModelImplies, m) {
+		for _, a := range elleDirectlyProscribed[weaker] {
 			direct[a] = true
 		}
 	}
 	out := make(map[string]bool)
-	for a := range allAnomalyNames() {
-		for implied := range closure(anomalyImplies, a) {
+	for a := range elleAnomalyNames() {
+		for implied := range elleClosure(elleAnomalyImplies, a) {
 			if direct[implied] {
 				out[a] = true
 				break
@@ -242,16 +242,16 @@ func Proscribes(model, anomaly string) (bool, error) {
 	return p[anomaly], nil
 }
 
-// allAnomalyNames is every anomaly named in the tables.
-func allAnomalyNames() map[string]bool {
+// elleAnomalyNames is every anomaly named in the tables.
+func elleAnomalyNames() map[string]bool {
 	names := make(map[string]bool)
-	for a, implied := range anomalyImplies {
+	for a, implied := range elleAnomalyImplies {
 		names[a] = true
 		for _, b := range implied {
 			names[b] = true
 		}
 	}
-	for _, as := range directlyProscribed {
+	for _, as := range elleDirectlyProscribed {
 		for _, a := range as {
 			names[a] = true
 		}
@@ -264,5 +264,5 @@ func allAnomalyNames() map[string]bool {
 
 // modelNeedsProcess reports whether the model constrains process
 // (session) order, and modelNeedsRealtime whether it constrains real time.
-func modelNeedsProcess(p map[string]bool) bool  { return p["G0-process"] || p["G1c-process"] }
-func modelNeedsRealtime(p map[string]bool) bool { return p["G0-realtime"] || p["G1c-realtime"] }
+func elleNeedsProcess(p map[string]bool) bool  { return p["G0-process"] || p["G1c-process"] }
+func elleNeedsRealtime(p map[string]bool) bool { return p["G0-realtime"] || p["G1c-realtime"] }
