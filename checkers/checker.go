@@ -20,7 +20,19 @@
 //   - no-lost-ack, models kv, log, map, queue, register, set: needs a
 //     final-state State and "quiescent": true (otherwise unknown).
 //
-// Both accept "per_replica" (true: node_seen is needed) and "fault_window"
+//   - serializability (Elle-style, elle*.go), models list-append,
+//     rw-register and map: dependency cycles G0…G2-item with -process and
+//     -realtime variants, G1a, G1b, internal, lost and dirty updates;
+//     "consistency" names the model whose proscribed anomalies fail the run.
+//   - exactly-once, monotonic-read, session-consistency, prefix-order,
+//     final-state-invariant (CEL), reconciliation, replay-equivalence,
+//     mutual-exclusion, counter, set, set-full, fairness, slo-threshold and
+//     baseline-comparison: each file's doc comment lists its options and
+//     the SPEC §4.2 trap it refuses.
+//
+// Reduce (reduce.go) is the delta-debugging core of reduce_history.
+//
+// Linearizability and no-lost-ack accept "per_replica" (true: node_seen is needed) and "fault_window"
 // (true, [start, end] in ns, or a list of them: fault_epoch is needed on the
 // ops a fault overlapped); a history lacking a needed field is reported in
 // Result.Missing (SPEC §3.3), which the verdict must treat as weak.

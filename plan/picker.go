@@ -28,6 +28,9 @@ const (
 	CheckerFairness         = "fairness"
 	CheckerSLOThreshold     = "slo-threshold"
 	CheckerBaseline         = "baseline-comparison"
+	CheckerCounter          = "counter"
+	CheckerSet              = "set"
+	CheckerSetFull          = "set-full"
 )
 
 // CheckerNames lists the canonical names of the §4.2 checkers.
@@ -36,8 +39,14 @@ var CheckerNames = []string{
 	CheckerExactlyOnce, CheckerMonotonicRead, CheckerSession,
 	CheckerPrefixOrder, CheckerFinalState, CheckerReconciliation,
 	CheckerReplayEquivalent, CheckerMutualExclusion, CheckerFairness,
-	CheckerSLOThreshold, CheckerBaseline,
+	CheckerSLOThreshold, CheckerBaseline, CheckerCounter, CheckerSet,
+	CheckerSetFull,
 }
+
+// bareNames are canonical names that are also everyday words ("the set
+// of…"): prose names them only through their aliases, or by being the
+// whole text.
+var bareNames = map[string]bool{CheckerCounter: true, CheckerSet: true}
 
 // checkerAliases maps a canonical checker name to the phrases that name it
 // in prose, in normalised form (see normPhrase). Longer phrases are tried
@@ -57,6 +66,9 @@ var checkerAliases = map[string][]string{
 	CheckerFairness:         {"fairness", "per group fairness", "worst group p99", "min group throughput", "error rate by group", "repeat spread"},
 	CheckerSLOThreshold:     {"slo threshold", "slo"},
 	CheckerBaseline:         {"baseline comparison", "compared against the baseline", "against a replicated baseline"},
+	CheckerCounter:          {"counter checker", "maelstrom counter", "counter bounds"},
+	CheckerSet:              {"set checker", "every acknowledged add is read"},
+	CheckerSetFull:          {"set full", "set full checker"},
 }
 
 // PickerRow is one row of the SPEC §4.1 picker: for a model (or any model)
@@ -79,7 +91,7 @@ var Picker = []PickerRow{
 	{[]string{"ledger"}, CategoryIdempotency, []string{CheckerExactlyOnce}, "exactly-once on the business idempotency key"},
 	{[]string{"membership-table"}, CategoryMembership, []string{CheckerReconciliation}, "reconciliation across replicas at quiescence"},
 	{[]string{"queue"}, CategoryOrdering, []string{CheckerPrefixOrder}, "prefix / order"},
-	{[]string{"counter"}, CategorySafety, []string{CheckerLinearizability, CheckerFinalState}, "linearizability, or invariant over final state per key"},
+	{[]string{"counter"}, CategorySafety, []string{CheckerLinearizability, CheckerFinalState, CheckerCounter}, "linearizability, or invariant over final state per key"},
 	{[]string{"lock", "lease"}, CategorySafety, []string{CheckerMutualExclusion, CheckerFinalState}, "mutual exclusion + invariant over final state"},
 	{nil, CategoryFairness, []string{CheckerFairness}, "per-group fairness formulas"},
 }
@@ -98,7 +110,14 @@ func CheckersIn(text string) []string {
 	n := normPhrase(text)
 	var out []string
 	for _, name := range CheckerNames {
-		for _, a := range append([]string{name}, checkerAliases[name]...) {
+		names := checkerAliases[name]
+		if !bareNames[name] {
+			names = append([]string{name}, names...)
+		} else if n == normPhrase(name) {
+			out = append(out, name)
+			continue
+		}
+		for _, a := range names {
 			if strings.Contains(n, normPhrase(a)) {
 				out = append(out, name)
 				break
