@@ -17,6 +17,7 @@
 //     value of the register / of every key (default null). On a violation
 //     it writes linearizability.html (Porcupine's visualization) to
 //     ArtifactDir.
+//
 //   - no-lost-ack, models kv, log, map, queue, register, set: needs a
 //     final-state State and "quiescent": true (otherwise unknown).
 //
@@ -24,6 +25,7 @@
 //     rw-register and map: dependency cycles G0…G2-item with -process and
 //     -realtime variants, G1a, G1b, internal, lost and dirty updates;
 //     "consistency" names the model whose proscribed anomalies fail the run.
+//
 //   - exactly-once, monotonic-read, session-consistency, prefix-order,
 //     final-state-invariant (CEL), reconciliation, replay-equivalence,
 //     mutual-exclusion, counter, set, set-full, fairness, slo-threshold and

@@ -58,6 +58,11 @@ type TargetSpec struct {
 	// (params.pid); nil leaves the node to kernel network faults from
 	// this host.
 	Executor Executor `json:"-"`
+	// SSH, for a node target without an Executor, is the ssh connection
+	// to build one from (NewSSHExecutor; Addr defaults to Node, port 22).
+	// It is serialisable, without key bytes, so a journaled target can be
+	// registered again.
+	SSH *SSHConfig `json:"ssh,omitempty"`
 }
 
 // Target is a registered target. Faults land only on registered targets.

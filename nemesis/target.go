@@ -33,6 +33,8 @@ type target struct {
 	proxy *toxiproxy.Proxy
 	spawn *spawner
 	exec  Executor // node targets: runs commands on the node
+	// ownExec: exec was built from TargetSpec.SSH and is closed with t.
+	ownExec bool
 }
 
 // spawner forks owned commands from one OS thread that lives as long as
@@ -208,7 +210,18 @@ func (n *Nemesis) Register(ctx context.Context, spec TargetSpec) (*Target, error
 		}
 		t.Node = ip.String()
 		t.exec = spec.Executor
-		t.Remote = executorName(spec.Executor)
+		if t.exec == nil && spec.SSH != nil {
+			cfg := *spec.SSH
+			if cfg.Addr == "" {
+				cfg.Addr = spec.Node
+			}
+			ex, err := NewSSHExecutor(cfg)
+			if err != nil {
+				return nil, fmt.Errorf("node %q: %w", spec.Node, err)
+			}
+			t.exec, t.ownExec = ex, true
+		}
+		t.Remote = executorName(t.exec)
 	case spec.Path != "":
 		t.Kind = TargetPath
 		abs, err := filepath.Abs(spec.Path)
@@ -385,6 +398,9 @@ func (t *target) close() error {
 	}
 	if t.proxy != nil {
 		t.proxy.Stop()
+	}
+	if c, ok := t.exec.(*SSHExecutor); ok && t.ownExec {
+		c.Close()
 	}
 	t.mu.Lock()
 	if t.logFile != nil {

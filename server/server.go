@@ -48,6 +48,24 @@ type Options struct {
 	// Sessions runs the execution half (sessions, runs, faults, checkers,
 	// verdicts). When nil, New creates one on Workspace; its owner closes it.
 	Sessions *session.Manager
+	// ReadOnly serves a read-only server (tools.Config.ReadOnly), and
+	// says so in the instructions.
+	ReadOnly bool
+	// NoFaults refuses fault injection (tools.Config.NoFaults), and says
+	// so in the instructions.
+	NoFaults bool
+}
+
+// instructions returns Instructions headed by the server's mode.
+func instructions(opts Options) string {
+	var head string
+	if opts.ReadOnly {
+		head += "THIS SERVER IS READ-ONLY (--read-only): tools that write plans, start sessions or runs, record history or states, inject faults, run checkers or assign verdicts are refused; lint_plan, extract_claims, heal_fault and the resources work.\n\n"
+	}
+	if opts.NoFaults && !opts.ReadOnly {
+		head += "FAULT INJECTION IS DISABLED (--no-faults): inject_fault is refused; heal_fault still works. Scenarios that need faults cannot pass here.\n\n"
+	}
+	return head + Instructions
 }
 
 // New builds falsify's MCP server with all its tools, prompts and
@@ -67,7 +85,7 @@ func New(opts Options) (*mcpserver.MCPServer, error) {
 	})
 	s := mcpserver.NewMCPServer(Name, opts.Version,
 		mcpserver.WithHooks(hooks),
-		mcpserver.WithInstructions(Instructions),
+		mcpserver.WithInstructions(instructions(opts)),
 		mcpserver.WithToolCapabilities(true),
 		mcpserver.WithResourceCapabilities(false, true),
 		mcpserver.WithPromptCapabilities(false),
@@ -87,6 +105,9 @@ func New(opts Options) (*mcpserver.MCPServer, error) {
 		Sessions:    opts.Sessions,
 		Log:         log,
 		PlanWritten: res.addPlan,
+		ReadOnly:    opts.ReadOnly,
+		NoFaults:    opts.NoFaults,
+		Version:     opts.Version,
 	})
 	if err != nil {
 		return nil, err

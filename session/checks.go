@@ -345,6 +345,7 @@ func (m *Manager) facts(s *session, scenario string, audit Audit) (Facts, error)
 		}
 	}
 	s.mu.Unlock()
+	f.EnvMissing = m.envMissing(s, f)
 
 	if arm == nil {
 		for _, a := range sc.Arms {
@@ -435,6 +436,9 @@ func (s *session) runFacts(r *run) RunFacts {
 		}
 		if e.Victim != nil && e.Victim.Changed {
 			ff.VictimEvidence = fmt.Sprintf("%s (before: %s; after: %s)", e.Victim.Evidence, e.Victim.Before, e.Victim.After)
+		}
+		if e.Nemesis != nil {
+			nemesisFacts(e, &ff)
 		}
 		rf.Faults = append(rf.Faults, ff)
 		targets := append([]string(nil), e.Targets...)

@@ -80,6 +80,10 @@ type Epoch struct {
 	HealProbe    *Probe   `json:"heal_probe,omitempty"`
 	HealBaseline *Reading `json:"heal_baseline,omitempty"`
 	Heal         *Heal    `json:"heal,omitempty"`
+
+	// Nemesis is set for a built-in fault (Origin OriginNemesis): its
+	// journaled record and the landing and heal probes' raw outcomes.
+	Nemesis *NemesisFault `json:"nemesis,omitempty"`
 }
 
 // VictimReading is a victim-side measurement of a fault.
@@ -112,6 +116,10 @@ func (e *Epoch) clone() *Epoch {
 	if e.Victim != nil {
 		v := *e.Victim
 		c.Victim = &v
+	}
+	if e.Nemesis != nil {
+		n := *e.Nemesis
+		c.Nemesis = &n
 	}
 	return &c
 }
@@ -263,7 +271,9 @@ func (m *Manager) MeasureFault(ctx context.Context, runID, epochID string) (*Epo
 // HealFault records the end of a fault the agent healed with its own
 // tools, and falsify's measurement of recovery: probe when given, else the
 // fault's heal probe, else the fault's own probe with the inverse
-// expectation (compared with the reading that proved landing).
+// expectation (compared with the reading that proved landing). A built-in
+// fault (OriginNemesis) is healed by falsify itself and its recovery
+// measured by the kind's heal probe; probe is not used for it.
 func (m *Manager) HealFault(ctx context.Context, runID, epochID string, probe *Probe) (*Epoch, error) {
 	if probe != nil {
 		p := *probe
@@ -278,6 +288,10 @@ func (m *Manager) HealFault(ctx context.Context, runID, epochID string, probe *P
 	}
 	s.mu.Lock()
 	e, err := r.epoch(epochID)
+	if err == nil && e.Origin == OriginNemesis {
+		s.mu.Unlock()
+		return m.healBuiltin(ctx, s, r, epochID)
+	}
 	if err == nil {
 		switch {
 		case e.State == FaultHealed:

@@ -54,6 +54,8 @@ type Manager struct {
 
 	mu       sync.Mutex
 	sessions map[string]*session
+
+	nem nemeses // built-in fault injection, one Nemesis per session (nemesis.go)
 }
 
 // NewManager returns a manager for the sessions under ws.
@@ -332,9 +334,11 @@ func (s *session) recover(rep *Repair) error {
 // Close closes every open session's files. The manager stays usable:
 // sessions reopen from disk on their next use.
 func (m *Manager) Close() error {
+	// Heal every built-in fault and journal it before the journals close.
+	nemErr := m.closeNemeses()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var errs []error
+	errs := []error{nemErr}
 	for id, s := range m.sessions {
 		s.mu.Lock()
 		for _, f := range s.hist {
@@ -412,6 +416,9 @@ func (s *session) replay(f Fact) error {
 		payload = &factCheck{}
 	case factVerdict:
 		payload = &factVerdictRecord{}
+	case factTargetRegistered, factTargetRestored, factTargetLost, factFaultRefused:
+		s.replayNemesisFact(f)
+		return nil
 	default:
 		// A fact type from a newer falsify: keep going, it is still in
 		// the journal.
@@ -476,7 +483,7 @@ func (s *session) apply(at time.Time, typ string, payload any) error {
 		switch {
 		case typ == factFaultApplying:
 			s.log(at, fmt.Sprintf("run %s: fault %s (%s, %s) injected; measuring", p.Run, e.ID, e.Kind, e.Origin))
-		case e.State == FaultActive && e.After != nil || e.State == FaultInterrupted:
+		case e.State == FaultActive && (e.After != nil || e.Nemesis != nil && e.Nemesis.Landing != nil) || e.State == FaultInterrupted:
 			s.log(at, fmt.Sprintf("run %s: fault %s landed=%t: %s", p.Run, e.ID, e.Landed, e.Evidence))
 		case e.State == FaultHealed && e.Heal != nil:
 			s.log(at, fmt.Sprintf("run %s: fault %s healed, recovered=%t: %s", p.Run, e.ID, e.Heal.Recovered, e.Heal.Evidence))

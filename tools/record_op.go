@@ -11,6 +11,9 @@ import (
 	"github.com/falsify-dev/falsify/history"
 )
 
+// MaxRecordOps is the most history rows one record_op call takes.
+const MaxRecordOps = 10000
+
 // RecordOpArgs are record_op's arguments.
 type RecordOpArgs struct {
 	Run string `json:"run" jsonschema_description:"Run id from start_run."`
@@ -76,6 +79,10 @@ func (e *Env) recordOp() server.ServerTool {
 func (e *Env) doRecordOp(ctx context.Context, _ mcp.CallToolRequest, args RecordOpArgs) (RecordOpResult, error) {
 	if len(args.Ops) == 0 {
 		return RecordOpResult{}, argErr("ops", "pass at least one history row", "is empty")
+	}
+	if len(args.Ops) > MaxRecordOps {
+		return RecordOpResult{}, argErr("ops", fmt.Sprintf("split the batch into calls of at most %d ops each (or write a JSONL file and import_history it)", MaxRecordOps),
+			"holds %d ops, over the limit of %d per record_op call", len(args.Ops), MaxRecordOps)
 	}
 	ops := make([]history.Op, len(args.Ops))
 	for i, o := range args.Ops {

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
@@ -31,6 +32,16 @@ type Config struct {
 	// PlanWritten, when set, is called after a plan file is written for
 	// the first time, so that the server can list it as a resource.
 	PlanWritten func(slug string)
+	// ReadOnly refuses every tool that writes (plans, sessions, runs,
+	// history, faults, checks, verdicts): only tools annotated read-only
+	// run, and heal_fault, so that a fault is never left behind.
+	ReadOnly bool
+	// NoFaults refuses the tools that inject faults (inject_*); heal_fault
+	// and measuring stay allowed.
+	NoFaults bool
+	// Version is the server's version, reported by server_info; when
+	// empty, the module version from the build info is used.
+	Version string
 }
 
 // Env is the state the tool handlers share: the workspace and one lock
@@ -40,6 +51,10 @@ type Env struct {
 	sessions    *session.Manager
 	log         zerolog.Logger
 	planWritten func(slug string)
+	readOnly    bool
+	noFaults    bool
+	version     string
+	started     time.Time // when New was called, for server_info's uptime
 	locks       fileLocks
 }
 
@@ -48,7 +63,8 @@ func New(cfg Config) (*Env, error) {
 	if cfg.Workspace == nil {
 		return nil, errors.New("tools: Config.Workspace is required")
 	}
-	return &Env{ws: cfg.Workspace, sessions: cfg.Sessions, log: cfg.Log, planWritten: cfg.PlanWritten}, nil
+	return &Env{ws: cfg.Workspace, sessions: cfg.Sessions, log: cfg.Log, planWritten: cfg.PlanWritten,
+		readOnly: cfg.ReadOnly, noFaults: cfg.NoFaults, version: cfg.Version, started: time.Now()}, nil
 }
 
 // Tools returns every tool falsify serves, sorted by name, with schemas
@@ -58,6 +74,8 @@ func (e *Env) Tools() []server.ServerTool {
 		e.extractClaims(),
 		e.writePlanSection(),
 		e.lintPlan(),
+		e.probeEnv(),
+		e.serverInfo(),
 	}
 	if e.sessions != nil {
 		list = append(list,
@@ -67,14 +85,49 @@ func (e *Env) Tools() []server.ServerTool {
 			e.importHistory(),
 			e.recordState(),
 			e.runChecker(),
+			e.registerTarget(),
 			e.injectFault(),
 			e.measureFault(),
 			e.healFault(),
 			e.assignVerdict(),
 		)
 	}
+	for i := range list {
+		list[i] = e.gate(list[i])
+	}
 	sort.Slice(list, func(i, j int) bool { return list[i].Tool.Name < list[j].Tool.Name })
 	return list
+}
+
+// gate replaces the handler of a tool the server's mode forbids (see
+// Config.ReadOnly and Config.NoFaults) with one that refuses every call
+// with an isError saying why, and says so in the tool's description.
+func (e *Env) gate(t server.ServerTool) server.ServerTool {
+	reason := e.refusal(t.Tool)
+	if reason == "" {
+		return t
+	}
+	t.Tool.Description = "REFUSED on this server: " + reason + " " + t.Tool.Description
+	name := t.Tool.Name
+	t.Handler = func(context.Context, mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		e.log.Info().Str("tool", name).Msg("refused: " + reason)
+		return mcp.NewToolResultError(name + ": refused: " + reason), nil
+	}
+	return t
+}
+
+// refusal returns why the server's mode forbids a tool, or "".
+func (e *Env) refusal(t mcp.Tool) string {
+	name := t.Name
+	switch {
+	case e.readOnly && strings.HasPrefix(name, "heal_"):
+		return "" // healing never stays forbidden: no fault is left behind
+	case e.readOnly && (t.Annotations.ReadOnlyHint == nil || !*t.Annotations.ReadOnlyHint):
+		return "the server is read-only (--read-only): it writes no plan, session, history, fault or verdict and touches no system under test. Read-only tools (lint_plan, extract_claims) and resources still work; restart falsify without --read-only to run tests."
+	case e.noFaults && strings.HasPrefix(name, "inject_"):
+		return "fault injection is disabled on this server (--no-faults); heal_fault still works. Restart falsify without --no-faults to inject faults."
+	}
+	return ""
 }
 
 // annotations returns a tool's annotations with all four hints set
