@@ -101,6 +101,7 @@ checkers and the verdict.
 		newClaimsCmd(),
 		newCheckCmd(),
 		newVersionCmd(),
+		newDemoSUTCmd(),
 	)
 	return root
 }
