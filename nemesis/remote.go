@@ -25,6 +25,8 @@ func executorName(ex Executor) string {
 		return ""
 	case LocalExecutor, *LocalExecutor:
 		return "local"
+	case *SSHExecutor:
+		return "ssh"
 	}
 	return fmt.Sprintf("%T", ex)
 }
