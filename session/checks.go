@@ -438,7 +438,7 @@ func (s *session) runFacts(r *run) RunFacts {
 			ff.VictimEvidence = fmt.Sprintf("%s (before: %s; after: %s)", e.Victim.Evidence, e.Victim.Before, e.Victim.After)
 		}
 		if e.Nemesis != nil {
-			nemesisFacts(e, &ff)
+			nemesisFacts(e, r.ops, &ff)
 		}
 		rf.Faults = append(rf.Faults, ff)
 		targets := append([]string(nil), e.Targets...)

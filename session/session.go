@@ -130,7 +130,16 @@ func (m *Manager) StartSession(ctx context.Context, planRef string) (*SessionInf
 		}
 		slug = base
 	}
-	return m.createSession(slug, planPath, p.Header.SUT, src)
+	info, err := m.createSession(slug, planPath, p.Header.SUT, src)
+	if err != nil {
+		return nil, err
+	}
+	// Toolbox discovery and the capability matrix are recorded before any
+	// run may start (SPEC §7).
+	if _, err := m.DiscoverEnvironment(ctx, info.ID); err != nil {
+		return nil, fmt.Errorf("session %s: environment discovery: %w", info.ID, err)
+	}
+	return info, nil
 }
 
 // createSession creates the directory and journal of a new session.
@@ -419,6 +428,11 @@ func (s *session) replay(f Fact) error {
 	case factTargetRegistered, factTargetRestored, factTargetLost, factFaultRefused:
 		s.replayNemesisFact(f)
 		return nil
+	case factReduction:
+		s.replayReduction(f)
+		return nil
+	case factEnvironment, factSessionFinished:
+		return s.replayReportFact(f)
 	default:
 		// A fact type from a newer falsify: keep going, it is still in
 		// the journal.
@@ -593,6 +607,7 @@ func (s *session) writeLog() error {
 	fmt.Fprintf(&b, "- **Commit under test:** %s\n", unknownIfEmpty(s.info.Commit))
 	fmt.Fprintf(&b, "- **Started:** %s\n", s.info.Started.Format(time.RFC3339))
 	fmt.Fprintf(&b, "- **Journal:** %s (the source of truth; this file is derived from it)\n\n", journalName)
+	s.writeEnvironmentLog(&b)
 	if len(s.runs) > 0 {
 		b.WriteString("## Runs\n\n| run | scenario | seed | tier | ops | rejected | faults | checks |\n|---|---|---|---|---|---|---|---|\n")
 		for _, r := range s.runs {

@@ -19,6 +19,8 @@ type StartSessionArgs struct {
 type StartSessionResult struct {
 	Session session.SessionInfo `json:"session" jsonschema_description:"The session: its id (pass it to start_run and assign_verdict), directory, plan and the commit under test."`
 	Log     string              `json:"log" jsonschema_description:"Workspace-relative session log (Markdown), also linked as a resource."`
+	// Environment is what start_session discovered (SPEC §11).
+	Environment *session.Environment `json:"environment" jsonschema_description:"Toolbox discovered in the SUT repo (tests, scripts, runbooks, fault tooling) and the capability matrix for the plan's §6b requirements, with install hints for what is missing. A scenario needing a missing capability ends INCONCLUSIVE-env."`
 }
 
 func (r StartSessionResult) links() []mcp.ResourceLink {
@@ -41,5 +43,9 @@ func (e *Env) doStartSession(ctx context.Context, _ mcp.CallToolRequest, args St
 	if err != nil {
 		return StartSessionResult{}, err
 	}
-	return StartSessionResult{Session: *info, Log: path.Join(info.Dir, "session-log.md")}, nil
+	env, err := e.sessions.Environment(info.ID)
+	if err != nil {
+		return StartSessionResult{}, err
+	}
+	return StartSessionResult{Session: *info, Log: path.Join(info.Dir, "session-log.md"), Environment: env}, nil
 }
