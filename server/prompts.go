@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"github.com/falsify-dev/falsify/session"
 	"strings"
 
 	"github.com/mark3labs/mcp-go/mcp"
@@ -54,45 +55,12 @@ func executePrompt(_ context.Context, req mcp.GetPromptRequest) (*mcp.GetPromptR
 	default:
 		return nil, fmt.Errorf("argument %q: %q is not a budget tier; use smoke, hardening or release", "tier", tier)
 	}
-	text := ExecuteWorkflow(planRef, strings.TrimSpace(req.Params.Arguments["scenario"]), tier)
+	text := session.ExecutePrompt(planRef, strings.TrimSpace(req.Params.Arguments["scenario"]), tier)
 	return mcp.NewGetPromptResult(
 		"Execute test plan "+planRef,
 		[]mcp.PromptMessage{mcp.NewPromptMessage(mcp.RoleUser, mcp.NewTextContent(text))},
 	), nil
 }
-
-// ExecuteWorkflow is the text of the execute_test_plan prompt.
-func ExecuteWorkflow(planRef, scenario, tier string) string {
-	var b strings.Builder
-	which := "every scenario (and every arm of a split scenario)"
-	if scenario != "" {
-		which = "scenario " + scenario
-	}
-	fmt.Fprintf(&b, "Execute the test plan %s with falsify: %s, at the %s tier. You run the system and the workload and cause the faults; falsify records the facts and derives the verdict. You never state a verdict yourself.\n\n", planRef, which, tier)
-	b.WriteString(executeSteps)
-	return b.String()
-}
-
-const executeSteps = `1. lint_plan on the plan. If it has errors, stop and go back to design (prompt design_test_plan): falsify refuses to run a scenario that fails lint or whose oracle is not machine-checkable.
-
-2. start_session on the plan. Keep the session id.
-
-3. For each scenario: read its workload, faults, oracle, §7.M (model, history fields, checker, nemesis and landing evidence, ambiguous outcomes) and its budget tier. Check the §6b environment; a missing capability makes the verdict INCONCLUSIVE-env, not a pass.
-
-4. start_run with the scenario (or arm), a seed and the tier. One run per seed: a hardening verdict needs at least three distinct seeds that meet the hardening budget; a failure is confirmed by a re-run with the same seed and fault schedule.
-
-5. Faults. Before you cause each fault, call inject_fault with kind external, what you do (fault, targets, params) and a probe falsify reads itself before and after: a command whose output carries a number (iptables DROP counters, a process count), a workspace file and a pattern, or a metrics URL and a metric — with the change you expect (increases, becomes 0, matches…). "The injector said ok" is not evidence. If the fault lands only after the call returns, call measure_fault once it is in place. When you heal it, call heal_fault.
-
-6. History. Record every operation the clients issued with record_op (batches), or import_history for a file your harness wrote (JSONL, Jepsen EDN, jepsen.log, Porcupine). Record invoke and completion times from one clock; a timeout or an unknown commit is recorded with no complete_ts and timeout_marker true — never as a failure and never dropped; retries are separate ops; leave fault_epoch out and falsify fills it from its ledger. Read rejected rows and fix your recorder rather than ignoring them.
-
-7. State. After healing and letting the system quiesce, record_state the final state (and per-replica dumps when the checker compares replicas).
-
-8. run_checker with the checker the scenario's §7.M declares. A violation is a finding: keep its artifacts (linked in the result) and re-run the same seed to confirm it. An unknown result (the search ran out of time, a weak history) is never a pass: fix the history or give the checker more time.
-
-9. assign_verdict for the scenario with your answers to the audits of SPEC §8, each with its evidence (op counts, probe readings, log excerpts) — an answer without evidence counts as unanswered — and, for a FAIL, the finding facts (reproducer, reduction, blame class, TaxDC type, severity, evidence links, root cause, owner, next action). falsify answers with the verdict, the rules it applied and what stood between it and PASS-hardening; act on those blockers (more seeds, a landed fault, a stronger history) and run again rather than arguing with the verdict.
-
-10. Report the verdicts exactly as falsify derived them, with the findings files (falsify://sessions/…) for every FAIL.
-`
 
 func designPrompt(_ context.Context, req mcp.GetPromptRequest) (*mcp.GetPromptResult, error) {
 	sut := strings.TrimSpace(req.Params.Arguments["sut"])

@@ -343,7 +343,7 @@ func TestExecutePrompt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	steps := []string{"lint_plan", "start_session", "start_run", "inject_fault", "measure_fault", "heal_fault", "record_op", "import_history", "record_state", "run_checker", "assign_verdict"}
+	steps := []string{"lint_plan", "start_session", "register_target", "start_run", "record_op", "inject_fault", "measure_fault", "heal_fault", "import_history", "record_state", "run_checker", "assign_verdict", "reduce_history", "finish_session"}
 	last := -1
 	for _, s := range steps {
 		i := strings.Index(text, s)
@@ -352,7 +352,7 @@ func TestExecutePrompt(t *testing.T) {
 		}
 		last = i
 	}
-	for _, want := range []string{"kvr-replication", "scenario S1", "hardening", "never state a verdict", "not evidence", "timeout_marker", "same seed", "three distinct seeds", "never a pass"} {
+	for _, want := range []string{"kvr-replication", "scenario S1", "hardening", "never a verdict", "ASK before installing", "not evidence", "timeout_marker", "same seed", "three distinct seeds", "never a pass"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("execute prompt lacks %q", want)
 		}
