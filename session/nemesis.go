@@ -112,7 +112,7 @@ type nemState struct {
 
 type faultRef struct{ run, epoch string }
 
-// state returns the nemesis state of a session, loading its targets and
+// nemState returns the nemesis state of a session, loading its targets and
 // refusals from the journal on first use.
 func (m *Manager) nemState(s *session) (*nemState, error) {
 	s.mu.Lock()

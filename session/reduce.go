@@ -311,11 +311,14 @@ func (n nature) kept(r *checkers.Result) bool {
 	return false
 }
 
-// readsClosed reports whether every value a successful read returns, and
-// every value a successful cas found, is the initial value or written (by
-// a write or a cas that did not fail) in ops, per key for the keyed
-// models (kv, map) and over the whole history otherwise. A history that
-// appends is not judged (its reads are concatenations): true.
+// readsClosed reports whether every observation of ops is explained by
+// the writes of ops: every value a successful read returns, and every
+// value a successful cas found, is the initial value or written (by a
+// write or a cas that did not fail), and a cas that found the register
+// not holding the initial value follows some write of another value; per
+// key for the keyed models (kv, map) and over the whole history otherwise.
+// A history that appends is not judged (its reads are concatenations):
+// true.
 func readsClosed(ops []history.Op, model string, initial any) bool {
 	keyed := model == "kv" || model == "map"
 	keyOf := func(o *history.Op) string {
@@ -331,6 +334,14 @@ func readsClosed(ops []history.Op, model string, initial any) bool {
 		}
 	}
 	written := map[string]bool{}
+	changed := map[string]bool{} // keys with a write of a value other than the initial one
+	write := func(o *history.Op, v json.RawMessage) {
+		c := canonicalJSON(v)
+		written[keyOf(o)+"\x00"+c] = true
+		if c != init {
+			changed[keyOf(o)] = true
+		}
+	}
 	for i := range ops {
 		o := &ops[i]
 		if o.Failed() {
@@ -340,10 +351,11 @@ func readsClosed(ops []history.Op, model string, initial any) bool {
 		case "append":
 			return true
 		case "write", "put", "set":
-			written[keyOf(o)+"\x00"+canonicalJSON(o.Input)] = true
+			write(o, o.Input)
 		case "cas", "compare-and-set":
-			if pair := casPair(o.Input); pair != nil {
-				written[keyOf(o)+"\x00"+canonicalJSON(pair[1])] = true
+			// A cas that returned false wrote nothing.
+			if pair := casPair(o.Input); pair != nil && !(o.OK() && canonicalJSON(o.Output) == "false") {
+				write(o, pair[1])
 			}
 		}
 	}
@@ -362,11 +374,21 @@ func readsClosed(ops []history.Op, model string, initial any) bool {
 				return false
 			}
 		case "cas", "compare-and-set":
-			if canonicalJSON(o.Output) != "true" {
+			pair := casPair(o.Input)
+			if pair == nil {
 				continue
 			}
-			if pair := casPair(o.Input); pair != nil && !seen(o, pair[0]) {
-				return false
+			switch canonicalJSON(o.Output) {
+			case "true":
+				if !seen(o, pair[0]) {
+					return false
+				}
+			case "false":
+				// It found another value than the expected initial one:
+				// some write must have changed the register.
+				if canonicalJSON(pair[0]) == init && !changed[keyOf(o)] {
+					return false
+				}
 			}
 		}
 	}

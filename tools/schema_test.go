@@ -138,6 +138,7 @@ func TestAnnotationsExplicit(t *testing.T) {
 		"run_checker":        {false, false, true, false},
 		"inject_fault":       {false, true, false, false},
 		"register_target":    {false, false, false, false},
+		"inject_schedule":    {false, true, false, false},
 		"probe_env":          {true, false, true, false},
 		"server_info":        {true, false, true, false},
 		"measure_fault":      {false, false, false, false},

@@ -87,9 +87,12 @@ func (e *Env) Tools() []server.ServerTool {
 			e.runChecker(),
 			e.registerTarget(),
 			e.injectFault(),
+			e.injectSchedule(),
 			e.measureFault(),
 			e.healFault(),
 			e.assignVerdict(),
+			e.reduceHistory(),
+			e.finishSession(),
 		)
 	}
 	for i := range list {
