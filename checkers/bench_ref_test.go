@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -371,6 +372,7 @@ func BenchmarkLinearCheckers(b *testing.B) {
 		}
 		b.Run(w.checker+"/falsify", func(b *testing.B) {
 			setup(b)
+			runtime.GC() // no garbage from setup or the previous checker collected on the clock
 			b.ReportAllocs()
 			for b.Loop() {
 				if res, err := c.Check(context.Background(), in); err != nil || res.Status != StatusOK {
@@ -381,6 +383,7 @@ func BenchmarkLinearCheckers(b *testing.B) {
 		})
 		b.Run(w.checker+"/decode", func(b *testing.B) {
 			setup(b)
+			runtime.GC()
 			b.ReportAllocs()
 			b.SetBytes(int64(len(data)))
 			for b.Loop() {
@@ -401,7 +404,8 @@ const peakRSSEnv = "FALSIFY_BENCH_PEAK_RSS"
 // BenchmarkPeakRSS measures the peak resident memory of importing a
 // 1M-op JSONL history (history.Import) and checking it with no-lost-ack
 // (…/falsify), next to importing it alone (…/import), each in a fresh
-// child process (this test binary re-executed), in bytes per op.
+// child process (this test binary re-executed), in bytes per op: the
+// highest of b.N runs (the peak depends on when the collector runs).
 func BenchmarkPeakRSS(b *testing.B) {
 	in := logHistory(linearOps)
 	path := filepath.Join(b.TempDir(), "history.jsonl")

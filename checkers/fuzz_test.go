@@ -88,9 +88,13 @@ func FuzzCheckers(f *testing.F) {
 		if pick != 255 && len(c.Models) > 0 {
 			model = c.Models[int(pick)%len(c.Models)]
 		}
-		ops, err := history.ReadJSONL(strings.NewReader(opsText))
-		if err != nil {
-			return
+		// Rows are read one by one so that a mutation breaking one row
+		// leaves the others in play.
+		var ops []history.Op
+		for line := range strings.SplitSeq(opsText, "\n") {
+			if row, err := history.ReadJSONL(strings.NewReader(line)); err == nil {
+				ops = append(ops, row...)
+			}
 		}
 		var states []State
 		_ = json.Unmarshal([]byte(statesText), &states)

@@ -96,11 +96,14 @@ func parse(r io.Reader) (string, []result, error) {
 	return cpu, out, sc.Err()
 }
 
-// table pairs each …/falsify result with its siblings, in input order.
+// table pairs each …/falsify result with its siblings; rows follow the
+// input order.
 func table(results []result) []row {
-	byName := map[string]result{}
+	hasFalsify := map[string]bool{}
 	for _, r := range results {
-		byName[r.name] = r
+		if prefix, leaf := split(r.name); leaf == "falsify" {
+			hasFalsify[prefix] = true
+		}
 	}
 	var rows []row
 	used := map[string]bool{}
@@ -109,10 +112,18 @@ func table(results []result) []row {
 			continue
 		}
 		prefix, leaf := split(r.name)
-		if leaf != "falsify" {
-			continue
+		if leaf != "falsify" && hasFalsify[prefix] {
+			continue // paired when its …/falsify comes
 		}
 		used[r.name] = true
+		if leaf != "falsify" {
+			bench := strings.TrimPrefix(r.name, "Benchmark")
+			if r.oneCore {
+				bench += " (one core)"
+			}
+			rows = append(rows, row{bench: bench, falsify: figure(r), reference: "—", ratio: "—"})
+			continue
+		}
 		paired := false
 		for _, s := range results {
 			sp, sl := split(s.name)
@@ -125,15 +136,6 @@ func table(results []result) []row {
 		}
 		if !paired {
 			rows = append(rows, row{bench: prefix, falsify: figure(r), reference: "—", ratio: "—"})
-		}
-	}
-	for _, r := range results {
-		if !used[r.name] {
-			bench := strings.TrimPrefix(r.name, "Benchmark")
-			if r.oneCore {
-				bench += " (one core)"
-			}
-			rows = append(rows, row{bench: bench, falsify: figure(r), reference: "—", ratio: "—"})
 		}
 	}
 	return rows
