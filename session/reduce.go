@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"path"
 	"slices"
 	"strings"
@@ -43,9 +44,11 @@ type ReductionRecord struct {
 // options of the violating check journaled for the run, on every candidate
 // sub-log. A candidate fails only when the failure keeps its nature: a
 // violation with one of the anomaly kinds (and, when they name keys, on
-// one of the keys) of the original check; for linearizability, a history
-// whose reads all read written values never reduces to one that reads a
-// value nothing wrote, which would be a different, trivial failure.
+// one of the keys) of the original check; for linearizability, every
+// observation the full history explains by its own writes must stay
+// explained (see unexplained): a read of a value nothing wrote, or a cas
+// that failed with no write to beat it, would be a different, trivial
+// failure.
 //
 // checker names the violating check to reproduce ("" = the latest
 // violating check of the run); options override the journaled options.
@@ -139,7 +142,17 @@ func (m *Manager) ReduceHistory(ctx context.Context, runID, checker string, opti
 	}
 
 	nature := failureNature(base.Result)
-	closed := c.Name == "linearizability" && readsClosed(ops, base.Model, opts["initial"])
+	// For linearizability, the observations the full history explains by
+	// its writes must stay explained: dropping the write a read observed
+	// makes a different, trivial failure.
+	lz := c.Name == "linearizability"
+	var weird map[string]bool
+	if lz {
+		weird = map[string]bool{}
+		for _, id := range unexplained(ops, base.Model, opts["initial"]) {
+			weird[id] = true
+		}
+	}
 	var (
 		pmu  sync.Mutex
 		last time.Time
@@ -160,8 +173,12 @@ func (m *Manager) ReduceHistory(ctx context.Context, runID, checker string, opti
 		checks++
 		defer report(checks)
 		subOps, subWindows := checkers.SplitEvents(sub)
-		if closed && !readsClosed(subOps, base.Model, opts["initial"]) {
-			return false, nil
+		if lz {
+			for _, id := range unexplained(subOps, base.Model, opts["initial"]) {
+				if !weird[id] {
+					return false, nil
+				}
+			}
 		}
 		in := checkers.Input{Ops: subOps, Model: base.Model, States: stateIn, Options: opts}
 		if derivedWindows {
@@ -311,15 +328,17 @@ func (n nature) kept(r *checkers.Result) bool {
 	return false
 }
 
-// readsClosed reports whether every observation of ops is explained by
-// the writes of ops: every value a successful read returns, and every
-// value a successful cas found, is the initial value or written (by a
-// write or a cas that did not fail), and a cas that found the register
-// not holding the initial value follows some write of another value; per
-// key for the keyed models (kv, map) and over the whole history otherwise.
-// A history that appends is not judged (its reads are concatenations):
-// true.
-func readsClosed(ops []history.Op, model string, initial any) bool {
+// unexplained returns the ids of the observations of ops that the writes
+// of ops do not explain, per key for the keyed models (kv, map) and over
+// the whole history otherwise: a successful read, or a successful cas,
+// that found a value neither initial nor written (by a write, or a cas
+// that did not fail); and a cas that found the register not holding its
+// expected value e with no reason to: no write of another value that may
+// take effect after the last write of e completed before the cas began
+// (or, when e is the initial value, at all), while the register cannot
+// still hold an initial value other than e. A history that appends is
+// not judged (its reads are concatenations): none.
+func unexplained(ops []history.Op, model string, initial any) []string {
 	keyed := model == "kv" || model == "map"
 	keyOf := func(o *history.Op) string {
 		if keyed && o.Key != nil {
@@ -333,14 +352,22 @@ func readsClosed(ops []history.Op, model string, initial any) bool {
 			init = canonicalJSON(b)
 		}
 	}
-	written := map[string]bool{}
-	changed := map[string]bool{} // keys with a write of a value other than the initial one
-	write := func(o *history.Op, v json.RawMessage) {
-		c := canonicalJSON(v)
-		written[keyOf(o)+"\x00"+c] = true
-		if c != init {
-			changed[keyOf(o)] = true
+	// The writes per key: value, invocation and completion (MaxInt64 when
+	// the write's outcome is unknown).
+	type write struct {
+		v         string
+		inv, done int64
+	}
+	writes := map[string][]write{}
+	addWrite := func(o *history.Op, v json.RawMessage) {
+		w := write{v: canonicalJSON(v), inv: math.MinInt64, done: math.MaxInt64}
+		if o.InvokeTS != nil {
+			w.inv = *o.InvokeTS
 		}
+		if o.OK() && o.CompleteTS != nil {
+			w.done = *o.CompleteTS
+		}
+		writes[keyOf(o)] = append(writes[keyOf(o)], w)
 	}
 	for i := range ops {
 		o := &ops[i]
@@ -349,20 +376,59 @@ func readsClosed(ops []history.Op, model string, initial any) bool {
 		}
 		switch o.OpType {
 		case "append":
-			return true
+			return nil
 		case "write", "put", "set":
-			write(o, o.Input)
+			addWrite(o, o.Input)
 		case "cas", "compare-and-set":
 			// A cas that returned false wrote nothing.
 			if pair := casPair(o.Input); pair != nil && !(o.OK() && canonicalJSON(o.Output) == "false") {
-				write(o, pair[1])
+				addWrite(o, pair[1])
 			}
 		}
 	}
 	seen := func(o *history.Op, v json.RawMessage) bool {
 		c := canonicalJSON(v)
-		return c == init || written[keyOf(o)+"\x00"+c]
+		if c == init {
+			return true
+		}
+		for _, w := range writes[keyOf(o)] {
+			if w.v == c {
+				return true
+			}
+		}
+		return false
 	}
+	// missed reports whether a cas expecting e can have found another
+	// value: the register held e last from the latest write of e that
+	// completed before the cas began (or from the start, when e is the
+	// initial value), and a write of another value may take effect after
+	// that and before the cas returned.
+	missed := func(o *history.Op, e json.RawMessage) bool {
+		c := canonicalJSON(e)
+		invoke, complete := int64(math.MinInt64), int64(math.MaxInt64)
+		if o.InvokeTS != nil {
+			invoke = *o.InvokeTS
+		}
+		if o.CompleteTS != nil {
+			complete = *o.CompleteTS
+		}
+		since, held := int64(math.MinInt64), c == init
+		for _, w := range writes[keyOf(o)] {
+			if w.v == c && w.done < invoke {
+				since, held = max(since, w.done), true
+			}
+		}
+		if !held {
+			return true // the register may still hold its initial value
+		}
+		for _, w := range writes[keyOf(o)] {
+			if w.v != c && w.done > since && w.inv < complete {
+				return true
+			}
+		}
+		return false
+	}
+	var out []string
 	for i := range ops {
 		o := &ops[i]
 		if !o.OK() {
@@ -371,7 +437,7 @@ func readsClosed(ops []history.Op, model string, initial any) bool {
 		switch o.OpType {
 		case "read", "get":
 			if !seen(o, o.Output) {
-				return false
+				out = append(out, o.OpID)
 			}
 		case "cas", "compare-and-set":
 			pair := casPair(o.Input)
@@ -381,18 +447,16 @@ func readsClosed(ops []history.Op, model string, initial any) bool {
 			switch canonicalJSON(o.Output) {
 			case "true":
 				if !seen(o, pair[0]) {
-					return false
+					out = append(out, o.OpID)
 				}
 			case "false":
-				// It found another value than the expected initial one:
-				// some write must have changed the register.
-				if canonicalJSON(pair[0]) == init && !changed[keyOf(o)] {
-					return false
+				if !missed(o, pair[0]) {
+					out = append(out, o.OpID)
 				}
 			}
 		}
 	}
-	return true
+	return out
 }
 
 // casPair reads a cas input [expected, new]; nil when it is not one.

@@ -144,6 +144,8 @@ func TestAnnotationsExplicit(t *testing.T) {
 		"measure_fault":      {false, false, false, false},
 		"heal_fault":         {false, false, false, false},
 		"assign_verdict":     {false, false, true, false},
+		"reduce_history":     {false, false, true, false},
+		"finish_session":     {false, false, true, false},
 	}
 	tools := listTools(t)
 	if len(tools) != len(want) {

@@ -82,10 +82,12 @@ of distributed and stateful systems. An agent reads the code, runs the system
 and writes prose; falsify owns the plan rules, the history, fault evidence, the
 checkers and the verdict.
 
+  falsify demo                  run the whole job end to end on a demo system (start here)
   falsify serve                 serve the MCP tools over stdio (for an agent)
   falsify lint PLAN.md          validate a test plan (CI gate)
   falsify claims DIR            list candidate claims found in a repository
-  falsify check HISTORY         run a checker over a recorded history`,
+  falsify check HISTORY         run a checker over a recorded history
+  falsify report SESSION_DIR    regenerate a session's report, JUnit XML and JSON summary`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -102,6 +104,8 @@ checkers and the verdict.
 		newCheckCmd(),
 		newVersionCmd(),
 		newDemoSUTCmd(),
+		newDemoCmd(),
+		newReportCmd(),
 	)
 	return root
 }
