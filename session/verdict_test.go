@@ -828,6 +828,10 @@ func TestCheckerMatch(t *testing.T) {
 		{"none — SLO threshold on p99 is the oracle", []string{"slo-threshold"}, 0},
 		{"", nil, 1},
 		{"linearizability", nil, 1},
+		// A justification after the checker names nothing that must run.
+		{"linearizability — justification: the picker has no map + durability row; per-key linearizability covers it", []string{"linearizability"}, 0},
+		{"invariant over final state — the picker has no map + boundary row", []string{"final-state-invariant"}, 0},
+		{"no-lost-ack + replay-equivalence — both, because the WAL is replayed", []string{"no-lost-ack"}, 1},
 	}
 	for _, tt := range tests {
 		if got := missingCheckers(tt.declared, tt.ran); len(got) != tt.missing {
