@@ -220,6 +220,12 @@ func baselineProxy(ctx context.Context, _ *Env, a *Applied) error {
 		return fmt.Errorf("proxy %s is disabled (a down fault is active)", t.proxy.Name)
 	}
 	r := activeProbe(ctx, t.snapshot().ProxyListen, pf.probe)
+	// A baseline must show the path works before the fault; a loaded host
+	// can miss one round trip, so a failed baseline is retried twice
+	// before it counts (and the fault then proves nothing).
+	for attempt := 0; !r.OK && attempt < 2 && ctx.Err() == nil; attempt++ {
+		r = activeProbe(ctx, t.snapshot().ProxyListen, pf.probe)
+	}
 	if a.Record.Kind == "latency" || a.Record.Kind == "bandwidth" {
 		// The fastest of three is the baseline a slower "after" must beat.
 		for range 2 {
