@@ -235,6 +235,10 @@ func fillItem(it *item, src []byte) {
 	if contentStart >= 0 {
 		lines[0] = string(src[contentStart:lineEnd(src, contentStart)])
 		lines[0] = strings.TrimRight(lines[0], "\r\n")
+	} else if m := li.Pos(); m >= it.start && m < len(src) && lineStart(src, m) == it.start {
+		// From the item's own marker: on a line such as "- * x" the
+		// inner item starts after the outer marker.
+		lines[0] = stripMarker(strings.TrimRight(string(src[m:lineEnd(src, m)]), "\r\n"))
 	} else {
 		lines[0] = stripMarker(lines[0])
 	}
@@ -269,9 +273,18 @@ func fillItem(it *item, src []byte) {
 			continue
 		}
 		e = trimBlankTail(src, s, e)
-		ls := strings.Split(string(src[s:e]), "\n")
+		// A block that starts on the marker line ("- * x": a list
+		// inside the item) starts where goldmark puts it, after the
+		// markers in front of it; its text must not take them along.
+		skip := 0
+		if p := kids[k].Pos(); p > s && p < e && len(bytes.TrimSpace(src[s:p])) > 0 {
+			skip = p - s
+		}
+		ls := strings.Split(string(src[s+skip:e]), "\n")
 		for i := range ls {
-			ls[i] = dedent(ls[i], indent)
+			if i > 0 || skip == 0 {
+				ls[i] = dedent(ls[i], indent)
+			}
 		}
 		it.rest = append(it.rest, restBlock{node: kids[k], text: rawText(kids[k], strings.Join(ls, "\n"))})
 	}
@@ -591,4 +604,207 @@ func trimBlank(s string) string {
 		return ""
 	}
 	return s
+}
+
+// unclosed describes a construct of a Markdown text that runs to the end
+// of its container because its closing line is missing: a code fence or an
+// HTML block (a comment, <script>, <pre>, …) that only its end marker
+// closes.
+type unclosed struct {
+	line   int    // 1-based line of the opening
+	fence  string // the opening fence ("```", "~~~~"); "" for an HTML block
+	opener string // the start of the opening line, for an HTML block
+	start  int    // offset of the opening line
+}
+
+func (u unclosed) String() string {
+	if u.fence != "" {
+		return fmt.Sprintf("a %s code fence at line %d that is never closed", u.fence, u.line)
+	}
+	return fmt.Sprintf("an HTML block (%s) at line %d that is never closed", u.opener, u.line)
+}
+
+// findUnclosed reports the first construct of src, in goldmark's reading,
+// that is never closed: a fenced code block, at any depth, without its
+// closing fence, or a top-level block that would swallow whatever text
+// came after src (an unclosed fence or HTML comment at the end). Such text
+// cannot be spliced into a plan: the headings after it would become code.
+func findUnclosed(src []byte) (u unclosed, found bool, err error) {
+	root, doc, err := parseWithSentinel(src)
+	if err != nil {
+		return unclosed{}, false, err
+	}
+	var first *unclosed
+	note := func(c unclosed) {
+		if first == nil || c.line < first.line {
+			first = &c
+		}
+	}
+	_ = ast.Walk(root, func(n ast.Node, entering bool) (ast.WalkStatus, error) {
+		if !entering {
+			return ast.WalkContinue, nil
+		}
+		if f, ok := n.(*ast.FencedCodeBlock); ok {
+			if pos, fence, ok := fenceOpening(f, doc); ok && !fenceClosed(f, doc, pos, fence) {
+				note(unclosed{fence: fence, line: lineNumber(src, pos)})
+			}
+		}
+		return ast.WalkContinue, nil
+	})
+	if c, ok := swallower(root, doc, len(src)); ok {
+		note(c)
+	}
+	if first == nil {
+		return unclosed{}, false, nil
+	}
+	return *first, true, nil
+}
+
+// openTail reports the top-level block at the end of src that would
+// swallow any text appended after it, however many blank lines apart: a
+// code fence or an HTML block (comment, <script>, …) never closed. start
+// is the offset of its opening line.
+func openTail(src []byte) (u unclosed, start int, found bool, err error) {
+	root, doc, err := parseWithSentinel(src)
+	if err != nil {
+		return unclosed{}, 0, false, err
+	}
+	u, found = swallower(root, doc, len(src))
+	if !found {
+		return unclosed{}, 0, false, nil
+	}
+	return u, u.start, true, nil
+}
+
+// sentinel is the heading parseWithSentinel appends.
+const sentinel = "\n\n# sentinel\n"
+
+// parseWithSentinel parses src followed by a level-1 heading: goldmark
+// reads that heading as one unless a construct still open at the end of
+// src swallows it.
+func parseWithSentinel(src []byte) (root ast.Node, doc []byte, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			root, doc, err = nil, nil, fmt.Errorf("markdown parser failed: %v", r)
+		}
+	}()
+	if len(src) > MaxSize {
+		return nil, nil, fmt.Errorf("markdown is %d bytes, over the %d-byte limit", len(src), MaxSize)
+	}
+	doc = make([]byte, 0, len(src)+len(sentinel))
+	doc = append(append(doc, src...), sentinel...)
+	return markdown.Parser().Parse(text.NewReader(doc)), doc, nil
+}
+
+// swallower returns the top-level block of root, parsed from doc (src of
+// length n and the sentinel), that swallowed the sentinel heading.
+func swallower(root ast.Node, doc []byte, n int) (unclosed, bool) {
+	if h, ok := root.LastChild().(*ast.Heading); ok && h.Level == 1 && nodeStart(h, doc) >= n {
+		return unclosed{}, false
+	}
+	for b := root.LastChild(); b != nil; b = b.PreviousSibling() {
+		p := nodeStart(b, doc)
+		if p < 0 || p >= n {
+			continue
+		}
+		p = lineStart(doc, p)
+		if f, ok := b.(*ast.FencedCodeBlock); ok {
+			if pos, fence, ok := fenceOpening(f, doc); ok {
+				return unclosed{fence: fence, line: lineNumber(doc, pos), start: p}, true
+			}
+		}
+		opener := string(bytes.TrimSpace(doc[p:lineEnd(doc, p)]))
+		if r := []rune(opener); len(r) > 20 {
+			opener = string(r[:20]) + "…"
+		}
+		return unclosed{opener: opener, line: lineNumber(doc, p), start: p}, true
+	}
+	return unclosed{}, false
+}
+
+// lineNumber returns the 1-based line number of offset p in src.
+func lineNumber(src []byte, p int) int {
+	p = min(max(p, 0), len(src))
+	return bytes.Count(src[:p], []byte("\n")) + 1
+}
+
+// closer returns a line that closes u: the fence again, or the end
+// marker of the HTML block's kind ("-->" for a comment).
+func (u unclosed) closer() string {
+	if u.fence != "" {
+		return u.fence
+	}
+	o := strings.ToLower(u.opener)
+	for _, tag := range []string{"script", "pre", "style", "textarea"} {
+		if strings.HasPrefix(o, "<"+tag) {
+			return "</" + tag + ">"
+		}
+	}
+	switch {
+	case strings.HasPrefix(o, "<!--"):
+		return "-->"
+	case strings.HasPrefix(o, "<?"):
+		return "?>"
+	case strings.HasPrefix(o, "<![cdata["):
+		return "]]>"
+	}
+	return ">"
+}
+
+// closeOpen returns s followed by the line that closes the code fence or
+// HTML block s ends in, if any, so that text written after s stays
+// outside it.
+func closeOpen(s string) string {
+	if !strings.ContainsAny(s, "`~<") {
+		return s
+	}
+	u, _, open, err := openTail([]byte(s))
+	if err != nil || !open {
+		return s
+	}
+	return strings.TrimRight(s, " \t\r\n") + "\n" + u.closer()
+}
+
+// fenceOpening returns the offset and the fence of f's opening line.
+func fenceOpening(f *ast.FencedCodeBlock, src []byte) (pos int, fence string, ok bool) {
+	p := f.Pos()
+	if p < 0 || p >= len(src) {
+		return 0, "", false
+	}
+	for p < len(src) && (src[p] == ' ' || src[p] == '\t') {
+		p++
+	}
+	n := fenceRun(src[p:])
+	if n < 3 {
+		return 0, "", false
+	}
+	return p, string(src[p : p+n]), true
+}
+
+// fenceRun returns the length of the run of '`' or '~' that b starts with.
+func fenceRun(b []byte) int {
+	if len(b) == 0 || (b[0] != '`' && b[0] != '~') {
+		return 0
+	}
+	n := 0
+	for n < len(b) && b[n] == b[0] {
+		n++
+	}
+	return n
+}
+
+// fenceClosed reports whether the line after f's last content line (or
+// after its opening line) is a closing fence: the fence character at least
+// as many times, behind nothing but indentation or quote marks.
+func fenceClosed(f *ast.FencedCodeBlock, src []byte, open int, fence string) bool {
+	next := lineEnd(src, open)
+	if lines := f.Lines(); lines.Len() > 0 {
+		next = lineEnd(src, lines.At(lines.Len()-1).Start)
+	}
+	if next >= len(src) {
+		return false
+	}
+	l := bytes.TrimLeft(src[next:lineEnd(src, next)], " \t>")
+	n := fenceRun(l)
+	return n >= len(fence) && l[0] == fence[0] && len(bytes.TrimSpace(l[n:])) == 0
 }

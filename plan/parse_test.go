@@ -451,3 +451,31 @@ func FuzzParse(f *testing.F) {
 		_, _ = ReplaceSection([]byte(in), "7", "S1", []byte("### Scenario S1: x\n- **Oracle:** y\n"))
 	})
 }
+
+// TestItemBlockOnMarkerLine reads list items whose first block starts on
+// the marker line of an enclosing item ("- * x", "- > x"): the block's
+// text starts where goldmark puts it, without the markers in front of it,
+// so that Render does not write them a second time.
+func TestItemBlockOnMarkerLine(t *testing.T) {
+	tests := []struct{ name, item, want string }{
+		{"quote in a nested item", "- - > quoted", "> quoted"},
+		{"fence in a nested item", "- * ```\n    x\n    ```", "```\nx\n```"},
+		{"quote in an item", "- > quoted\n  > more", "> quoted > more"},
+		{"three markers", "- + * > deep", "> deep"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			src := "# Test Plan: a\n\n## 4. Failure-mode hypotheses\n\nH1. **t** — s\n" + tc.item + "\n"
+			p, err := Parse([]byte(src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(p.Hypotheses) != 1 || len(p.Hypotheses[0].Extra) != 1 {
+				t.Fatalf("hypotheses = %#v, want one with one extra field", p.Hypotheses)
+			}
+			if got := p.Hypotheses[0].Extra[0].Value; got != strings.Join(strings.Fields(tc.want), " ") {
+				t.Errorf("extra field = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

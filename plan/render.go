@@ -94,7 +94,7 @@ func renderRaw(w *bytes.Buffer, x RawSection) {
 	w.WriteString(strings.TrimSpace(x.Heading))
 	w.WriteString("\n\n")
 	if b := strings.TrimSpace(x.Body); b != "" {
-		w.WriteString(trimBlank(x.Body))
+		w.WriteString(closeOpen(trimBlank(x.Body)))
 		w.WriteString("\n\n")
 	}
 }
@@ -149,8 +149,12 @@ func hasContent(p *Plan, id string) bool {
 	return false
 }
 
+// writeNotes writes prose read from a plan. A code fence or HTML comment
+// it leaves open (the source file ended inside it) is closed, so that the
+// sections Render writes after it are not read as part of it.
 func writeNotes(w *bytes.Buffer, s string) {
 	if s = trimBlank(s); s != "" {
+		s = closeOpen(s)
 		w.WriteString(s)
 		w.WriteString("\n\n")
 	}

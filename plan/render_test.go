@@ -164,3 +164,39 @@ func TestRenderNil(t *testing.T) {
 		t.Errorf("Render(nil) = %q, want nil", got)
 	}
 }
+
+// TestRenderClosesOpenBlocks renders plans whose source ends inside a code
+// fence or HTML block that is never closed. Render moves sections into
+// canonical order, so the block may no longer be last: it must be closed,
+// or the sections written after it would be read as part of it.
+func TestRenderClosesOpenBlocks(t *testing.T) {
+	tests := []struct {
+		name, src string
+		want      string // the §0 body Render writes
+	}{
+		{"backtick fence", "# Test Plan: a\n\n## 1. Scope\n\nB.\n\n## 0. Architectural summary\n\n```go\ncode\n", "```go\ncode\n```"},
+		{"long tilde fence", "# Test Plan: a\n\n## 1. Scope\n\nB.\n\n## 0. Architectural summary\n\nA.\n\n~~~~\n~~~\n", "A.\n\n~~~~\n~~~\n~~~~"},
+		{"HTML comment", "# Test Plan: a\n\n## 1. Scope\n\nB.\n\n## 0. Architectural summary\n\n<!-- draft\nmore", "<!-- draft\nmore\n-->"},
+		{"closed fence stays as is", "# Test Plan: a\n\n## 1. Scope\n\nB.\n\n## 0. Architectural summary\n\n```\ncode\n```\n", "```\ncode\n```"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := Parse([]byte(tc.src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := Render(p)
+			want := "## 0. Architectural summary\n\n" + tc.want + "\n\n## 1. Scope\n\nB.\n"
+			if !strings.HasSuffix(string(out), want) {
+				t.Fatalf("rendered:\n%s\nwant it to end with:\n%s", out, want)
+			}
+			q, err := Parse(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if q.Scope != "B." {
+				t.Errorf("scope after a round trip = %q, want %q", q.Scope, "B.")
+			}
+		})
+	}
+}

@@ -35,14 +35,19 @@ func checkID(id string) error {
 // heading; for id "7" it may be just scenario blocks. ParseSection fails
 // when content is not Markdown for that section: a heading for another
 // section, several sections, a table-shaped section without its table, §7
-// without a scenario heading, a scenario or arm with another id, or an
-// empty body.
+// without a scenario heading, a scenario or arm with another id, an
+// empty body, or a code fence or HTML block (comment, <pre>, …) that
+// content opens and never closes, which would swallow whatever follows it
+// in a plan.
 func ParseSection(id string, content []byte) (p *Plan, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			p, err = nil, fmt.Errorf("section %s: internal error: %v", id, r)
 		}
 	}()
+	if err := checkClosed(id, content); err != nil {
+		return nil, err
+	}
 	switch {
 	case scenarioIDRE.MatchString(id):
 		return parseScenarioSection(id, content)
@@ -96,6 +101,27 @@ func ParseSection(id string, content []byte) (p *Plan, err error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// checkClosed refuses content that opens a code fence or an HTML block it
+// never closes: spliced into a plan, it would turn the sections after it
+// into code, and the next splice would replace them.
+func checkClosed(id string, content []byte) error {
+	what := "section " + id
+	switch {
+	case scenarioIDRE.MatchString(id):
+		what = "scenario " + id
+	case armIDRE.MatchString(id):
+		what = "arm " + id
+	}
+	u, found, err := findUnclosed(content)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if found {
+		return fmt.Errorf("%s: content opens %s; close it", what, u)
+	}
+	return nil
 }
 
 func parseHeaderSection(content []byte, blocks []block) (*Plan, error) {
@@ -242,6 +268,11 @@ func parseScenarioSection(id string, content []byte) (*Plan, error) {
 	case p.ScenariosNotes != "":
 		return nil, fmt.Errorf("%s: text before the \"### Scenario %s\" heading", what, id)
 	}
+	if len(blocks) > 0 {
+		if err := checkInnerHeadings(what, blocks[1:], blocks[0].level); err != nil {
+			return nil, err
+		}
+	}
 	return p, nil
 }
 
@@ -285,7 +316,28 @@ func parseArmSection(id string, content []byte) (*Plan, error) {
 	case s.Arms[0].ID != id:
 		return nil, fmt.Errorf("%s: content is arm %s", what, s.Arms[0].ID)
 	}
+	inner, level := blocks, 4 // the "#### Arm" heading written for content without one
+	if hasHead {
+		inner, level = blocks[1:], blocks[0].level
+	}
+	if err := checkInnerHeadings(what, inner, level); err != nil {
+		return nil, err
+	}
 	return p, nil
+}
+
+// checkInnerHeadings refuses a heading inside a scenario or arm block
+// whose level is that of the block's own heading or higher: in the plan
+// it would end the block, so that splicing the same content again would
+// replace only the part above it.
+func checkInnerHeadings(what string, inner []block, level int) error {
+	for _, b := range inner {
+		if b.level > 0 && b.level <= level {
+			return fmt.Errorf("%s: content holds the heading %q of level %d, which would end the block (its own heading is level %d); make it deeper or drop it",
+				what, b.title, b.level, level)
+		}
+	}
+	return nil
 }
 
 // span is a heading-delimited region of a source file.
@@ -376,6 +428,13 @@ func subspans(blocks []block, outer span, minLevel int, match func(b block) (str
 // title and the bold fields. content is validated
 // with ParseSection first; a section's or arm's heading may be omitted and
 // is then written in its canonical form.
+//
+// Headings are found as goldmark reads src: a line inside a code fence is
+// code, even when the fence is never closed and runs to the end of the
+// file. Content inserted after such a fence (or HTML block) closes it
+// first, so that a second splice finds it; when the unclosed block holds a
+// line that looks like a heading, ReplaceSection fails rather than delete
+// or duplicate that section.
 func ReplaceSection(src []byte, id, scenario string, content []byte) (out []byte, err error) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -409,7 +468,7 @@ func ReplaceSection(src []byte, id, scenario string, content []byte) (out []byte
 	body := trimBlank(string(content))
 
 	if id == "header" {
-		return splice(src, header.start, header.end, body), nil
+		return splice(src, header.start, header.end, body)
 	}
 	if id == "7" && scenario == "" && !startsWithSection(body) {
 		return replaceScenarios(src, body)
@@ -437,16 +496,16 @@ func ReplaceSection(src []byte, id, scenario string, content []byte) (out []byte
 	})
 	for _, s := range scens {
 		if s.id == scenario {
-			return splice(src, s.start, s.end, body), nil
+			return splice(src, s.start, s.end, body)
 		}
 	}
 	n := scenarioNumber(scenario)
 	for _, s := range scens {
 		if scenarioNumber(s.id) > n {
-			return insert(src, s.start, body), nil
+			return insert(src, s.start, body)
 		}
 	}
-	return insert(src, sec7.end, body), nil
+	return insert(src, sec7.end, body)
 }
 
 // startsWithSection reports whether body opens with a level-2 heading.
@@ -520,15 +579,22 @@ func replaceArm(src []byte, blocks []block, sec7 *span, sid, armID, body string)
 		return id, true
 	})
 	bs, _ := parseBlocks([]byte(body))
+	level := 4
 	if len(bs) == 0 || bs[0].level < 3 || subheadingKind(bs[0].title) != subArm {
 		body = "#### Arm " + armID + "\n\n" + body
+	} else {
+		level = bs[0].level
+	}
+	if level <= sc.level {
+		return nil, fmt.Errorf("replace %s: the arm heading is level %d, not deeper than the heading of scenario %s (level %d); use \"%s Arm %s\"",
+			armID, level, sid, sc.level, strings.Repeat("#", min(sc.level+1, 6)), armID)
 	}
 	for _, a := range arms {
 		if a.id == armID {
-			return splice(src, a.start, a.end, body), nil
+			return splice(src, a.start, a.end, body)
 		}
 	}
-	return insert(src, sc.end, body), nil
+	return insert(src, sc.end, body)
 }
 
 func scenarioNumber(id string) int {
@@ -562,13 +628,13 @@ func withHeading(body, id string) string {
 func replaceTopSection(src []byte, header span, secs []span, id, body string) ([]byte, error) {
 	for _, s := range secs {
 		if s.id == id {
-			return splice(src, s.start, s.end, body), nil
+			return splice(src, s.start, s.end, body)
 		}
 	}
 	want := slices.Index(SectionOrder, id)
 	for _, s := range secs {
 		if k := slices.Index(SectionOrder, s.id); k > want {
-			return insert(src, s.start, body), nil
+			return insert(src, s.start, body)
 		}
 	}
 	// After the last known section that comes before id, or after the
@@ -579,12 +645,24 @@ func replaceTopSection(src []byte, header span, secs []span, id, body string) ([
 			at = s.end
 		}
 	}
-	return insert(src, at, body), nil
+	return insert(src, at, body)
 }
 
 // splice replaces src[start:end] with body, keeping a blank line before
-// whatever follows.
-func splice(src []byte, start, end int, body string) []byte {
+// whatever follows. A region that runs to the end of the file because a
+// code fence or HTML block in it is never closed holds, to goldmark, the
+// lines after that opening as code; when some of them look like headings,
+// the author meant them as sections, and splice refuses to delete them.
+func splice(src []byte, start, end int, body string) ([]byte, error) {
+	u, opening, open, err := openTail(src)
+	if err != nil {
+		return nil, err
+	}
+	if open && opening >= start && opening < end {
+		if err := swallowed(src, u, opening); err != nil {
+			return nil, err
+		}
+	}
 	out := make([]byte, 0, len(src)+len(body)+2)
 	out = append(out, src[:start]...)
 	out = append(out, body...)
@@ -593,19 +671,84 @@ func splice(src []byte, start, end int, body string) []byte {
 	} else {
 		out = append(out, '\n')
 	}
-	return append(out, src[end:]...)
+	return append(out, src[end:]...), nil
+}
+
+// swallowed reports a line after the opening line of u (at offset
+// opening), the construct src ends in that is never closed, that reads as
+// a plan heading: goldmark sees it as part of u, its author as a section.
+// Splicing after u would put a second copy of that section below it, and
+// replacing the block holding u would delete it; u must be closed first.
+func swallowed(src []byte, u unclosed, opening int) error {
+	next := lineEnd(src, opening)
+	line, h := headingLike(src[next:])
+	if h == "" {
+		return nil
+	}
+	return fmt.Errorf("the plan holds %s, so the heading %q at line %d is read as part of it; close it first",
+		u, h, lineNumber(src, next)+line-1)
+}
+
+// headingLike returns the first line of b that would be a heading of the
+// plan's structure were it outside code — a level-1 or -2 section heading
+// ("## 1. Scope", "## Appendix"), a scenario or an arm heading — and its
+// number counted from 1. A "# comment" of a shell or Python snippet does
+// not count.
+func headingLike(b []byte) (line int, heading string) {
+	for i, l := range bytes.Split(b, []byte("\n")) {
+		l = bytes.TrimRight(l, " \t\r")
+		if !isATX(l, 0) {
+			continue
+		}
+		t := bytes.TrimLeft(l, " ")
+		n := 0
+		for n < len(t) && t[n] == '#' {
+			n++
+		}
+		if n > 6 || (n < len(t) && t[n] != ' ' && t[n] != '\t') {
+			continue
+		}
+		title := strings.TrimSpace(strings.TrimRight(strings.TrimSpace(string(t[n:])), "#"))
+		_, _, scen := isScenarioHeading(title)
+		switch {
+		case n == 1 && titleRE.MatchString(title),
+			n == 2,
+			n >= 3 && (scen || subheadingKind(title) == subArm):
+			return i + 1, string(l)
+		}
+	}
+	return 0, ""
 }
 
 // insert puts body at offset at (a line start or len(src)), separated from
-// its neighbours by blank lines, without changing any existing byte.
-func insert(src []byte, at int, body string) []byte {
+// its neighbours by blank lines, without changing any existing byte. When
+// src ends in a code fence or HTML block (a comment, <pre>, …) that is
+// never closed and body goes after it, it is closed first (a fence closed
+// at the end of the file reads the same as one the file's end closes);
+// without that, goldmark would read body as code, and every later splice
+// would insert it again. When the construct holds a line that looks like a
+// heading, insert fails instead: the author meant a section there.
+func insert(src []byte, at int, body string) ([]byte, error) {
 	out := make([]byte, 0, len(src)+len(body)+4)
 	out = append(out, src[:at]...)
-	if at > 0 {
+	u, start, open, err := openTail(src)
+	if err != nil {
+		return nil, err
+	}
+	if open && at > start {
+		if err := swallowed(src, u, start); err != nil {
+			return nil, err
+		}
+		if !bytes.HasSuffix(out, []byte("\n")) {
+			out = append(out, '\n')
+		}
+		out = append(out, u.closer()+"\n"...)
+	}
+	if len(out) > 0 {
 		switch {
-		case !bytes.HasSuffix(src[:at], []byte("\n")):
+		case !bytes.HasSuffix(out, []byte("\n")):
 			out = append(out, "\n\n"...)
-		case !bytes.HasSuffix(src[:at], []byte("\n\n")):
+		case !bytes.HasSuffix(out, []byte("\n\n")):
 			out = append(out, '\n')
 		}
 	}
@@ -615,5 +758,5 @@ func insert(src []byte, at int, body string) []byte {
 	} else {
 		out = append(out, '\n')
 	}
-	return append(out, src[at:]...)
+	return append(out, src[at:]...), nil
 }

@@ -364,6 +364,17 @@ func TestReplaceSectionErrors(t *testing.T) {
 		{"1c empty", "1c", "", "## 1c. Missing claims discovered\n", kv, "neither a missing-claims table nor a sentence"},
 		{"empty summary", "0", "", "", kv, "section 0 (Architectural summary) is empty"},
 		{"not a plan", "0", "", "x", []byte("just notes\n"), "not a test plan"},
+		{"heading ends the arm", "7", "S4/api", "#### Ar| S4/api\n\n**Oracle:** none\n", kv, "arm S4/api: content holds the heading \"Ar| S4/api\" of level 4, which would end the block (its own heading is level 4)"},
+		{"heading ends the given arm", "7", "S4/api", "##### Arm S4/api\n\n- **Oracle:** none\n\n##### Details\n", kv, "holds the heading \"Details\" of level 5"},
+		{"heading ends the scenario", "7", "S3", "### Scenario S3: a\n\n- **Oracle:** o\n\n### Notes\n\nx\n", kv, "scenario S3: content holds the heading \"Notes\" of level 3, which would end the block"},
+		{"arm at scenario level", "7", "S4/api", "### Arm S4/api\n\n- **Oracle:** none\n", kv, "the arm heading is level 3, not deeper than the heading of scenario S4 (level 3); use \"#### Arm S4/api\""},
+		{"unclosed fence", "0", "", "```", []byte("# TestPlan\n#"), "section 0: content opens a ``` code fence at line 1 that is never closed; close it"},
+		{"unclosed tilde fence after text", "1", "", "Scope.\n\n~~~~ sh\nrun\n~~~\n", kv, "content opens a ~~~~ code fence at line 3 that is never closed"},
+		{"unclosed fence in a scenario field", "7", "S1", "### Scenario S1: a\n\n- **Skeleton:**\n\n  ```go\n  package x\n", kv, "scenario S1: content opens a ``` code fence at line 5"},
+		{"unclosed fence in an arm", "7", "S4/api", "- **Surface:** x\n\n```\n", kv, "arm S4/api: content opens a ``` code fence at line 3"},
+		{"fence closed by a shorter run", "9", "", "- q\n\n````\n```\n", kv, "content opens a ```` code fence at line 3"},
+		{"unclosed HTML comment", "9", "", "- q\n\n<!-- draft\n", kv, "content opens an HTML block (<!-- draft) at line 3 that is never closed"},
+		{"unclosed fence in the header", "header", "", "# Test Plan: a\n\n```\n", kv, "section header: content opens a ``` code fence at line 3"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -460,5 +471,71 @@ func TestReplaceSectionBareScenarios(t *testing.T) {
 		if _, err := ReplaceSection([]byte(hw), "7", "", []byte(bad.content)); err == nil || !strings.Contains(err.Error(), bad.want) {
 			t.Errorf("ReplaceSection(7, %q) err = %v, want %q", bad.content, err, bad.want)
 		}
+	}
+}
+
+// TestReplaceSectionUnclosedSource splices into files that end inside a
+// construct goldmark never closes. The sections after such a construct are
+// code to goldmark, and to the splicer: a block inserted after an unclosed
+// fence or HTML block closes it first, so that the next splice finds the
+// block instead of inserting it again; when the construct holds lines that
+// look like headings (the author's sections), splicing fails instead of
+// duplicating or deleting them.
+func TestReplaceSectionUnclosedSource(t *testing.T) {
+	tests := []struct {
+		name, src, id, scenario, content string
+		want                             string // output, or "" when an error is wanted
+		wantErr                          string
+	}{
+		{name: "section after an unclosed fence", src: "# TestPlan\n```", id: "7c", content: ".",
+			want: "# TestPlan\n```\n```\n\n## 7c. Residual uncertainty\n\n.\n"},
+		{name: "fence swallows the later headings", src: "# Test Plan: a\n\n## 0. Architectural summary\n\n~~~~\ncode\n## 1. Scope\n\nold\n", id: "1", content: "new",
+			wantErr: "the plan holds a ~~~~ code fence at line 5 that is never closed, so the heading \"## 1. Scope\" at line 7 is read as part of it; close it first"},
+		{name: "fence closes after code", src: "# Test Plan: a\n\n## 0. Architectural summary\n\n~~~~\ncode\n#!/bin/sh\n# install\n### Step 2\n", id: "1", content: "new",
+			want: "# Test Plan: a\n\n## 0. Architectural summary\n\n~~~~\ncode\n#!/bin/sh\n# install\n### Step 2\n~~~~\n\n## 1. Scope\n\nnew\n"},
+		{name: "section before the fence keeps it open", src: "# Test Plan: a\n\n## 9. Open questions / followups\n\n```\n## 1. x\n", id: "1", content: "s",
+			want: "# Test Plan: a\n\n## 1. Scope\n\ns\n\n## 9. Open questions / followups\n\n```\n## 1. x\n"},
+		{name: "scenario after an unclosed skeleton", src: "# Test Plan: a\n\n## 7. Scenarios\n\n### Scenario S1: a\n\n```go\n### Scenario S2: b\n", id: "7", scenario: "S2", content: "### Scenario S2: b\n\n- **Oracle:** o\n",
+			wantErr: "the heading \"### Scenario S2: b\" at line 8 is read as part of it"},
+		{name: "arm after an unclosed skeleton", src: "# Test Plan: a\n\n## 7. Scenarios\n\n### Scenario S1: a\n\n```go\nfunc f() {}\n", id: "7", scenario: "S1/api", content: "- **Surface:** api\n",
+			want: "# Test Plan: a\n\n## 7. Scenarios\n\n### Scenario S1: a\n\n```go\nfunc f() {}\n```\n\n#### Arm S1/api\n\n- **Surface:** api\n"},
+		{name: "fence in a list item does not swallow", src: "# Test Plan: a\n\n## 8. What this plan does NOT cover\n\n- ```", id: "9", content: "- q",
+			want: "# Test Plan: a\n\n## 8. What this plan does NOT cover\n\n- ```\n\n## 9. Open questions / followups\n\n- q\n"},
+		{name: "replacing the section of an unclosed fence", src: "# Test Plan: a\n\n## 0. Architectural summary\n\n```\ncode\n\n## 1. Scope\n\nold\n", id: "0", content: "new",
+			wantErr: "the plan holds a ``` code fence at line 5 that is never closed, so the heading \"## 1. Scope\" at line 8 is read as part of it; close it first"},
+		{name: "replacing the scenario of an unclosed skeleton", src: "# Test Plan: a\n\n## 7. Scenarios\n\n### Scenario S1: a\n\n  ```go\n### Scenario S2: b\n", id: "7", scenario: "S1", content: "### Scenario S1: a\n",
+			wantErr: "the heading \"### Scenario S2: b\" at line 8"},
+		{name: "replacing the section of an unclosed fence without headings", src: "# Test Plan: a\n\n## 0. Architectural summary\n\n```\n#include <x>\n", id: "0", content: "new",
+			want: "# Test Plan: a\n\n## 0. Architectural summary\n\nnew\n"},
+		{name: "section after an unclosed HTML comment", src: "# Test Plan: x\n<!--\nreview notes\n", id: "0", content: "summary",
+			want: "# Test Plan: x\n<!--\nreview notes\n-->\n\n## 0. Architectural summary\n\nsummary\n"},
+		{name: "HTML comment swallows a section", src: "# Test Plan: x\n<!--\n## 1. Scope\n", id: "0", content: "summary",
+			wantErr: "the plan holds an HTML block (<!--) at line 2 that is never closed, so the heading \"## 1. Scope\" at line 3"},
+		{name: "section after an unclosed pre", src: "# Test Plan: x\n\n<PRE>\n", id: "9", content: "- q",
+			want: "# Test Plan: x\n\n<PRE>\n</pre>\n\n## 9. Open questions / followups\n\n- q\n"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := ReplaceSection([]byte(tc.src), tc.id, tc.scenario, []byte(tc.content))
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want %q; output:\n%s", err, tc.wantErr, out)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(out) != tc.want {
+				t.Fatalf("got %q, want %q", out, tc.want)
+			}
+			again, err := ReplaceSection(out, tc.id, tc.scenario, []byte(tc.content))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(again) != string(out) {
+				t.Errorf("second splice changed the file:\n%s", firstDiff(string(out), string(again)))
+			}
+		})
 	}
 }
