@@ -134,3 +134,19 @@ func TestImportSkipsBOM(t *testing.T) {
 		}
 	}
 }
+
+// FuzzImportJSON feeds arbitrary bytes to the JSON importers (native
+// JSONL and Porcupine's operation form): they must never panic, and what
+// they accept must be sound rows.
+func FuzzImportJSON(f *testing.F) {
+	f.Add([]byte(`{"op_id":"1","process_id":"p","invoke_ts":1,"complete_ts":2,"op_type":"read","key":"x","input":null,"output":3,"error":null,"timeout_marker":false,"node_seen":null,"fault_epoch":null}` + "\n"))
+	f.Add([]byte(`[{"ClientId":0,"Input":{"op":"put","key":"x","value":"1"},"Call":1,"Output":null,"Return":2}]`))
+	f.Add([]byte(`{"client_id":1,"input":5,"call":3,"output":null,"return":null}` + "\n"))
+	for _, g := range garbage {
+		f.Add([]byte(g))
+	}
+	f.Fuzz(func(t *testing.T, src []byte) {
+		checkImport(t, src, FormatJSONL)
+		checkImport(t, src, FormatPorcupine)
+	})
+}
