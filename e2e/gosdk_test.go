@@ -603,6 +603,37 @@ func (s *sdkSession) session() {
 	if v.Verdict != "FAIL-reproducible" {
 		t.Errorf("R3 verdict %s, want FAIL-reproducible; path %v; reasons %v", v.Verdict, v.Decision.Path, v.Decision.Reasons)
 	}
+
+	// Reduce the failing run: the stale read needs its write and itself.
+	var red struct {
+		Record     string `json:"record"`
+		From       int    `json:"from"`
+		To         int    `json:"to"`
+		Reproduced bool   `json:"reproduced"`
+		History    string `json:"history"`
+	}
+	s.ok("reduce_history", map[string]any{"run": r3, "checker": "linearizability"}, &red)
+	if !red.Reproduced || red.To == 0 || red.To >= red.From || !strings.Contains(red.Record, "reduced from") {
+		t.Errorf("reduce_history: %+v", red)
+	}
+
+	// Finish: the session verdict is FAIL (a FAIL with a reproducer), and
+	// the report names it.
+	var fin struct {
+		Verdict string `json:"verdict"`
+		Report  string `json:"report"`
+		JUnit   string `json:"junit"`
+	}
+	s.ok("finish_session", map[string]any{"session": sessionID, "notes": "e2e over the go-sdk"}, &fin)
+	if fin.Verdict != "FAIL" {
+		t.Errorf("finish_session verdict %q, want FAIL", fin.Verdict)
+	}
+	if report := s.wsFile(fin.Report); !strings.Contains(report, "FAIL-reproducible") {
+		t.Errorf("report %s does not name the FAIL:\n%s", fin.Report, report)
+	}
+	if junit := s.wsFile(fin.JUnit); !strings.Contains(junit, "<failure") {
+		t.Errorf("junit %s has no failure:\n%s", fin.JUnit, junit)
+	}
 }
 
 // startRun starts a smoke run of S1 with seed and checks that it links the
