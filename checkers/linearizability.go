@@ -64,7 +64,10 @@ func violationGrace(timeout time.Duration) time.Duration {
 type partResult struct {
 	part   int
 	result porcupine.CheckResult
-	info   porcupine.LinearizationInfo
+	// info is the verbose search's, for a partition found illegal;
+	// witnessed says it completed (info is then usable).
+	info      porcupine.LinearizationInfo
+	witnessed bool
 }
 
 // linearizabilityWitness is the evidence for a nonlinearizable partition.
@@ -106,11 +109,12 @@ func checkLinearizability(ctx context.Context, in Input) (*Result, error) {
 			return nil, fmt.Errorf("linearizability: option initial: %w", err)
 		}
 	}
-	missing, err := weakFields(linearizability(), in.Model, in.Ops, in.Options)
+	missing, err := weakFields(&Checker{Name: "linearizability", Needs: linearizabilityNeeds}, in.Model, in.Ops, in.Options)
 	if err != nil {
 		return nil, fmt.Errorf("linearizability: %w", err)
 	}
-	parts, dropped, err := toPartitions(in.Ops, m)
+	init := newLZState(0, initial)
+	parts, dropped, err := toPartitions(in.Ops, m, init)
 	if err != nil {
 		return nil, fmt.Errorf("linearizability: %w", err)
 	}
@@ -144,59 +148,58 @@ func checkLinearizability(ctx context.Context, in Input) (*Result, error) {
 	}
 
 	// runCtx ends at the deadline, when the caller cancels, or shortly
-	// after the first violation; every model step then refuses, so the
-	// searches still running end at once (and are counted undecided).
+	// after the first violation; every model step then refuses (stopped),
+	// so the searches still running end at once (and are counted
+	// undecided). A flag read per step is cheaper than asking the context.
 	deadline := time.Now().Add(timeout)
 	runCtx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
-	jobs := make(chan int, len(parts))
-	for i := range parts {
-		jobs <- i
-	}
-	close(jobs)
-	results := make(chan partResult, len(parts))
-	for range min(runtime.GOMAXPROCS(0), len(parts)) {
-		go func() {
-			for i := range jobs {
-				left := time.Until(deadline)
-				if left <= 0 || runCtx.Err() != nil {
-					results <- partResult{part: i, result: porcupine.Unknown}
-					continue
-				}
-				var aborted atomic.Bool
-				model := porcupineModel(runCtx, m, initial, &aborted)
-				r, info := porcupine.CheckOperationsVerbose(model, parts[i].ops, left)
-				if aborted.Load() {
-					r = porcupine.Unknown // steps were refused: the verdict means nothing
-				}
-				results <- partResult{part: i, result: r, info: info}
-			}
-		}()
-	}
-
+	var stopped, abandoned atomic.Bool
+	defer context.AfterFunc(runCtx, func() { stopped.Store(true) })()
+	defer context.AfterFunc(ctx, func() { abandoned.Store(true) })()
 	outcome := make([]partResult, len(parts))
-	done := 0
 	graceStop := false
-collect:
-	for range parts {
-		select {
-		case r := <-results:
-			outcome[r.part] = r
-			done += len(parts[r.part].ops)
-			progress(done)
-			if r.result == porcupine.Illegal && !graceStop {
-				graceStop = true
-				stop := time.AfterFunc(violationGrace(timeout), cancel)
-				defer stop.Stop()
+	if len(parts) == 1 {
+		// No worker to hand the search to: cancelling refuses its steps,
+		// so it returns at once all the same.
+		outcome[0] = checkPartition(m, init, parts[0].ops, 0, deadline, &stopped, &abandoned)
+		progress(total)
+	} else {
+		jobs := make(chan int, len(parts))
+		for i := range parts {
+			jobs <- i
+		}
+		close(jobs)
+		results := make(chan partResult, len(parts))
+		for range min(runtime.GOMAXPROCS(0), len(parts)) {
+			go func() {
+				for i := range jobs {
+					results <- checkPartition(m, init, parts[i].ops, i, deadline, &stopped, &abandoned)
+				}
+			}()
+		}
+		done := 0
+	collect:
+		for range parts {
+			select {
+			case r := <-results:
+				outcome[r.part] = r
+				done += len(parts[r.part].ops)
+				progress(done)
+				if r.result == porcupine.Illegal && !graceStop {
+					graceStop = true
+					stop := time.AfterFunc(violationGrace(timeout), cancel)
+					defer stop.Stop()
+				}
+			case <-ctx.Done():
+				// The searches still running end at once (their steps
+				// are refused); what was decided stands.
+				cancel()
+				break collect
 			}
-		case <-ctx.Done():
-			// The searches still running end at once (their steps are
-			// refused); what was decided stands.
-			cancel()
-			break collect
 		}
 	}
-	model := porcupineModel(context.Background(), m, initial, nil)
+	model := porcupineModel(m, init, nil)
 
 	var illegal, undecided []int
 	decidedOps := 0
@@ -205,7 +208,7 @@ collect:
 		case porcupine.Illegal:
 			illegal = append(illegal, i)
 			decidedOps += len(parts[i].ops)
-			res.Anomalies = append(res.Anomalies, nonlinearizable(in, m, model, parts[i], r.info))
+			res.Anomalies = append(res.Anomalies, nonlinearizable(in, m, model, parts[i], r))
 		case porcupine.Ok:
 			decidedOps += len(parts[i].ops)
 		default:
@@ -249,8 +252,9 @@ collect:
 	if dropped > 0 {
 		fmt.Fprintf(&ev, "; %s discarded as never applied or unobserved (failed ops, reads that timed out)", plural(dropped, "op"))
 	}
-	if len(illegal) > 0 && in.ArtifactDir != "" && ctx.Err() == nil {
-		path, err := writeVisualization(in.ArtifactDir, model, m, parts, outcome, illegal, timeout)
+	witnessed := slices.DeleteFunc(slices.Clone(illegal), func(i int) bool { return !outcome[i].witnessed })
+	if len(witnessed) > 0 && in.ArtifactDir != "" && ctx.Err() == nil {
+		path, err := writeVisualization(in.ArtifactDir, model, m, parts, outcome, witnessed, timeout)
 		if err != nil {
 			fmt.Fprintf(&ev, "; visualization not written: %v", err)
 		} else {
@@ -262,9 +266,55 @@ collect:
 	return res, nil
 }
 
+// checkPartition decides one partition with porcupine's plain search,
+// within what is left of the budget; steps refuse once stopped is set.
+// Only when the partition is not linearizable does it search again,
+// verbosely, for the witness and the visualization. That is the same
+// deterministic search, so it ends the same way; it is given the time the
+// first took twice over, even past the budget (the verdict is settled),
+// and stops early only when the check is abandoned.
+func checkPartition(m lzModel, init *lzState, ops []porcupine.Operation, part int, deadline time.Time,
+	stopped, abandoned *atomic.Bool) partResult {
+	res := partResult{part: part, result: porcupine.Unknown}
+	left := time.Until(deadline)
+	if left <= 0 || stopped.Load() {
+		return res
+	}
+	start := time.Now()
+	run := &lzRun{stop: stopped}
+	res.result = porcupine.CheckOperationsTimeout(porcupineModel(m, init, run), ops, left)
+	if run.aborted.Load() {
+		res.result = porcupine.Unknown // steps were refused: the verdict means nothing
+	}
+	if res.result != porcupine.Illegal || abandoned.Load() {
+		return res
+	}
+	run = &lzRun{stop: abandoned}
+	budget := max(time.Until(deadline), 2*time.Since(start)+10*time.Millisecond)
+	r, info := porcupine.CheckOperationsVerbose(porcupineModel(m, init, run), ops, budget)
+	if r == porcupine.Illegal && !run.aborted.Load() {
+		res.info, res.witnessed = info, true
+	}
+	return res
+}
+
 // nonlinearizable builds the anomaly for a partition porcupine found
 // illegal.
-func nonlinearizable(in Input, m lzModel, model porcupine.Model, p partition, info porcupine.LinearizationInfo) Anomaly {
+func nonlinearizable(in Input, m lzModel, model porcupine.Model, p partition, r partResult) Anomaly {
+	where := "the " + m.unit
+	if m.partitioned {
+		where = fmt.Sprintf("key %q", p.key)
+	}
+	if !r.witnessed {
+		return Anomaly{
+			Kind: "nonlinearizable",
+			Key:  p.key,
+			Description: fmt.Sprintf("no order of the %s on %s respects real time and the %s model "+
+				"(the search for the longest linearizable prefix, the witness, did not finish)",
+				plural(len(p.ops), "op"), where, m.name),
+		}
+	}
+	info := r.info
 	var longest []int
 	if pl := info.PartialLinearizations(); len(pl) > 0 {
 		for _, seq := range pl[0] {
@@ -306,10 +356,6 @@ func nonlinearizable(in Input, m lzModel, model porcupine.Model, p partition, in
 		id := in.Ops[p.idx[i]].OpID
 		w.Frontier = append(w.Frontier, id)
 		descr = append(descr, fmt.Sprintf("%s %s", id, describeOp(p.ops[i].Input, p.ops[i].Output)))
-	}
-	where := "the " + m.unit
-	if m.partitioned {
-		where = fmt.Sprintf("key %q", p.key)
 	}
 	return Anomaly{
 		Kind: "nonlinearizable",
