@@ -6,8 +6,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -25,6 +27,7 @@ const (
 	CapCgroup   = "cgroup"   // a writable cgroup controller
 	CapFuse     = "fuse"     // /dev/fuse openable
 	CapProxy    = "proxy"    // the embedded Toxiproxy (always present)
+	CapStrace   = "strace"   // strace ≥ 5 able to trace a child, for syscall fault injection
 )
 
 // Capability is one probed capability of the host.
@@ -60,7 +63,8 @@ func (c Capabilities) Get(name string) (Capability, bool) {
 // Probe measures what this host lets falsify do: root, nftables over
 // netlink, network namespaces, tc netem (tried in a throwaway network
 // namespace), libfaketime, cgroup version and writable controllers,
-// /dev/fuse. Each missing capability carries an install or setup hint.
+// /dev/fuse, strace. Each missing capability carries an install or setup
+// hint.
 func Probe(ctx context.Context) Capabilities {
 	var c Capabilities
 	root := os.Geteuid() == 0
@@ -80,6 +84,7 @@ func Probe(ctx context.Context) Capabilities {
 	c.List = append(c.List, cg)
 	c.List = append(c.List, probeFuse())
 	c.List = append(c.List, Capability{Name: CapProxy, OK: true, Detail: "embedded Toxiproxy v2.12.0"})
+	c.List = append(c.List, probeStrace(ctx, os.Getenv("PATH")))
 	c.Kinds = map[string]string{}
 	for _, k := range Kinds() {
 		why := ""
@@ -211,5 +216,43 @@ func probeFuse() Capability {
 	f.Close()
 	cap.OK = true
 	cap.Detail = "/dev/fuse opened read-write"
+	return cap
+}
+
+const straceHint = "apt-get install -y strace (Debian/Ubuntu) or dnf install strace; in a container, allow ptrace (docker run --cap-add SYS_PTRACE)"
+
+var straceVersionRE = regexp.MustCompile(`version (\d+)\.(\d+)`)
+
+// probeStrace looks for strace in the directories of pathEnv (a PATH
+// value), requires version 5 or later (syscall injection with signal= and
+// when=) and traces a child with it, which fails where ptrace is denied.
+func probeStrace(ctx context.Context, pathEnv string) Capability {
+	cap := Capability{Name: CapStrace, Hint: straceHint}
+	bin, err := lookPathIn("strace", pathEnv)
+	if err != nil {
+		cap.Detail = err.Error()
+		return cap
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, bin, "-V").Output()
+	m := straceVersionRE.FindSubmatch(out)
+	if err != nil || m == nil {
+		cap.Detail = fmt.Sprintf("%s -V: %v %q", bin, err, strings.TrimSpace(string(out)))
+		return cap
+	}
+	major, _ := strconv.Atoi(string(m[1]))
+	version := string(m[1]) + "." + string(m[2])
+	if major < 5 {
+		cap.Detail = fmt.Sprintf("%s is version %s; syscall fault injection needs 5 or later", bin, version)
+		return cap
+	}
+	// Trace strace -V under strace: proves ptrace works here.
+	if out, err := exec.CommandContext(ctx, bin, "-o", os.DevNull, "-e", "trace=none", "--", bin, "-V").CombinedOutput(); err != nil {
+		cap.Detail = fmt.Sprintf("%s %s cannot trace a child: %v: %s", bin, version, err, strings.TrimSpace(string(out)))
+		return cap
+	}
+	cap.OK, cap.Hint = true, ""
+	cap.Detail = fmt.Sprintf("strace %s at %s traced a child", version, bin)
 	return cap
 }
