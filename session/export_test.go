@@ -133,7 +133,7 @@ func TestJUnitEscapes(t *testing.T) {
 		Outcomes: []Outcome{
 			{ID: "S1", Name: `a<b & "c"`, Verdict: FailNondeterministic, Reasons: []string{"violation: </failure><x>&amp; \x01 bell"}},
 			{ID: "S2/api", Name: "arm", Verdict: PartialSurface, Reasons: []string{"PARTIAL-surface: no checker ran ]]>"}},
-			{ID: "S3", Name: "ok", Verdict: PassSmoke, Evidence: []string{"R1: linearizability ok, 3 of 3 ops"}},
+			{ID: "S3", Name: "ok", Verdict: PassSmoke, Evidence: []string{"R1 linearizability: ok, 3 of 3 ops"}},
 		},
 	}
 	rep.Verdict, rep.Rule = DecideSession(rep.Outcomes)

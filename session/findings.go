@@ -273,19 +273,26 @@ func checksCell(cs []CheckFacts) string {
 	}
 	parts := make([]string, 0, len(cs))
 	for _, c := range cs {
-		s := fmt.Sprintf("%s: %s, %d of %d ops", c.Checker, verdictText(c.Status), c.OpsConsumed, c.OpsTotal)
-		if c.Partial {
-			s += ", partial"
-		}
-		if len(c.Missing) > 0 {
-			s += ", history lacks " + strings.Join(c.Missing, ", ")
-		}
-		if !noText(c.Evidence) {
-			s += " — " + c.Evidence
-		}
-		parts = append(parts, s)
+		parts = append(parts, c.summary())
 	}
 	return strings.Join(parts, "; ")
+}
+
+// summary is one checker result in a sentence: "linearizability: ok, 812
+// of 812 ops — Porcupine checked …", with partial coverage and the history
+// fields it lacked.
+func (c CheckFacts) summary() string {
+	s := fmt.Sprintf("%s: %s, %d of %d ops", c.Checker, verdictText(c.Status), c.OpsConsumed, c.OpsTotal)
+	if c.Partial {
+		s += ", partial"
+	}
+	if len(c.Missing) > 0 {
+		s += ", history lacks " + strings.Join(c.Missing, ", ")
+	}
+	if !noText(c.Evidence) {
+		s += " — " + c.Evidence
+	}
+	return s
 }
 
 // faultsCell summarises the fault epochs of a run for a table cell.

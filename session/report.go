@@ -584,17 +584,7 @@ func runEvidence(s *session, f Facts) (evidence, landing []string) {
 			evidence = append(evidence, fmt.Sprintf("%s: no checker ran (%d ops recorded)", id, r.Ops))
 		}
 		for _, c := range r.Checks {
-			e := fmt.Sprintf("%s: %s %s, %d of %d ops", id, c.Checker, verdictText(c.Status), c.OpsConsumed, c.OpsTotal)
-			if c.Partial {
-				e += ", partial"
-			}
-			if len(c.Missing) > 0 {
-				e += ", history lacks " + strings.Join(c.Missing, ", ")
-			}
-			if !noText(c.Evidence) {
-				e += " — " + c.Evidence
-			}
-			evidence = append(evidence, e)
+			evidence = append(evidence, id+" "+c.summary())
 		}
 		for _, ft := range r.Faults {
 			l := fmt.Sprintf("%s/%s %s: ", id, ft.Epoch, verdictText(ft.Kind))
