@@ -162,7 +162,7 @@ func checkLinearizability(ctx context.Context, in Input) (*Result, error) {
 	if len(parts) == 1 {
 		// No worker to hand the search to: cancelling refuses its steps,
 		// so it returns at once all the same.
-		outcome[0] = checkPartition(m, init, parts[0].ops, 0, deadline, &stopped, &abandoned)
+		outcome[0] = checkPartition(m, init, parts[0].ops, 0, deadline, &stopped, &abandoned, true)
 		progress(total)
 	} else {
 		jobs := make(chan int, len(parts))
@@ -174,7 +174,7 @@ func checkLinearizability(ctx context.Context, in Input) (*Result, error) {
 		for range min(runtime.GOMAXPROCS(0), len(parts)) {
 			go func() {
 				for i := range jobs {
-					results <- checkPartition(m, init, parts[i].ops, i, deadline, &stopped, &abandoned)
+					results <- checkPartition(m, init, parts[i].ops, i, deadline, &stopped, &abandoned, false)
 				}
 			}()
 		}
@@ -266,22 +266,38 @@ func checkLinearizability(ctx context.Context, in Input) (*Result, error) {
 	return res, nil
 }
 
-// checkPartition decides one partition with porcupine's plain search,
-// within what is left of the budget; steps refuse once stopped is set.
-// Only when the partition is not linearizable does it search again,
-// verbosely, for the witness and the visualization. That is the same
-// deterministic search, so it ends the same way; it is given the time the
-// first took twice over, even past the budget (the verdict is settled),
-// and stops early only when the check is abandoned.
+// checkPartition decides one partition within what is left of the
+// budget; steps refuse once stopped is set.
+//
+// With verbose (the history's only partition), it runs porcupine's
+// verbose search at once: one search gives both the verdict and, when the
+// partition is not linearizable, the witness and the visualization.
+// Otherwise it runs the plain search, which skips the verbose one's
+// bookkeeping, and only when the partition is not linearizable searches
+// again, verbosely. That is the same deterministic search, so it ends the
+// same way; it is given the time the first took twice over, even past the
+// budget (the verdict is settled), and stops early only when the check is
+// abandoned.
 func checkPartition(m lzModel, init *lzState, ops []porcupine.Operation, part int, deadline time.Time,
-	stopped, abandoned *atomic.Bool) partResult {
+	stopped, abandoned *atomic.Bool, verbose bool) partResult {
 	res := partResult{part: part, result: porcupine.Unknown}
 	left := time.Until(deadline)
 	if left <= 0 || stopped.Load() {
 		return res
 	}
-	start := time.Now()
 	run := &lzRun{stop: stopped}
+	if verbose {
+		r, info := porcupine.CheckOperationsVerbose(porcupineModel(m, init, run), ops, left)
+		if run.aborted.Load() {
+			return res // steps were refused: the verdict means nothing
+		}
+		res.result = r
+		if r == porcupine.Illegal {
+			res.info, res.witnessed = info, true
+		}
+		return res
+	}
+	start := time.Now()
 	res.result = porcupine.CheckOperationsTimeout(porcupineModel(m, init, run), ops, left)
 	if run.aborted.Load() {
 		res.result = porcupine.Unknown // steps were refused: the verdict means nothing

@@ -505,3 +505,41 @@ func TestLinearizabilityNothingToCheck(t *testing.T) {
 		t.Fatalf("status %s consumed %d, want a vacuous ok with both consumed: %s", res.Status, res.OpsConsumed, res.Evidence)
 	}
 }
+
+// TestLinearizabilitySinglePartition covers the one-partition path (one
+// register: the verbose search runs directly): the time budget gives
+// unknown, never ok; cancellation stops it promptly; a violation carries
+// its witness and the HTML visualisation.
+func TestLinearizabilitySinglePartition(t *testing.T) {
+	dir := filepath.Join(porcupineData(t), "jepsen")
+	slow := importFile(t, filepath.Join(dir, "etcd_002.log"), "jepsen-log")
+	res := check(t, "linearizability", Input{Ops: slow, Model: "cas-register", Options: map[string]any{"timeout": "5ms"}})
+	if res.Status != StatusUnknown || !res.Partial || len(res.Anomalies) != 0 || !strings.Contains(res.Evidence, "budget ran out") {
+		t.Fatalf("budget: %s %v %d %s", res.Status, res.Partial, len(res.Anomalies), res.Evidence)
+	}
+	t.Log(res.Evidence)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Millisecond)
+	defer cancel()
+	c, _ := Lookup("linearizability")
+	start := time.Now()
+	res, err := c.Check(ctx, Input{Ops: slow, Model: "cas-register"})
+	if err != nil || res.Status != StatusUnknown || !strings.Contains(res.Evidence, "stopped: context deadline exceeded") || time.Since(start) > 2*time.Second {
+		t.Fatalf("cancel: %v %s %s %v", err, res.Status, res.Evidence, time.Since(start))
+	}
+	t.Log(res.Evidence, time.Since(start))
+	bad := importFile(t, filepath.Join(dir, "etcd_000.log"), "jepsen-log")
+	art := t.TempDir()
+	var calls [][2]int
+	res = check(t, "linearizability", Input{Ops: bad, Model: "cas-register", ArtifactDir: art, Progress: func(d, n int) { calls = append(calls, [2]int{d, n}) }})
+	if res.Status != StatusViolation || len(res.Anomalies) != 1 || res.Anomalies[0].Witness == nil || len(res.Artifacts) != 1 {
+		t.Fatalf("violation: %s %+v %v", res.Status, res.Anomalies, res.Artifacts)
+	}
+	w := res.Anomalies[0].Witness.(linearizabilityWitness)
+	if len(w.LongestPrefix) == 0 || len(w.Frontier) == 0 {
+		t.Fatalf("witness %+v", w)
+	}
+	if b, err := os.ReadFile(res.Artifacts[0]); err != nil || !strings.Contains(string(b), "<html") {
+		t.Fatalf("html: %v", err)
+	}
+	t.Log(res.Anomalies[0].Description, calls)
+}
