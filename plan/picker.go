@@ -138,6 +138,24 @@ func CanonicalChecker(text string) (string, bool) {
 	return cs[0], true
 }
 
+// CheckerByName returns the canonical checker a caller's name stands for:
+// a canonical name or exactly one of its aliases ("Porcupine", "Elle",
+// "prefix / order"), never a phrase that merely contains one.
+func CheckerByName(name string) (string, bool) {
+	n := normPhrase(name)
+	for _, c := range CheckerNames {
+		if n == normPhrase(c) {
+			return c, true
+		}
+		for _, a := range checkerAliases[c] {
+			if n == normPhrase(a) {
+				return c, true
+			}
+		}
+	}
+	return "", false
+}
+
 var otherModel = regexp.MustCompile(`^other\s*\(\s*([^()]*\S)\s*\)`)
 
 // ModelName returns the canonical model a §7.M "Model under test" value

@@ -140,3 +140,27 @@ func TestCheckerJustified(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckerByName(t *testing.T) {
+	tests := []struct {
+		name, want string
+		ok         bool
+	}{
+		{"linearizability", CheckerLinearizability, true},
+		{"Porcupine", CheckerLinearizability, true},
+		{"Elle", CheckerSerializability, true},
+		{"prefix / order", CheckerPrefixOrder, true},
+		{"set-full", CheckerSetFull, true},
+		{"set", CheckerSet, true},
+		// A phrase that merely contains a name is not a checker name.
+		{"elle-magic", "", false},
+		{"linearizability or whatever", "", false},
+		{"", "", false},
+	}
+	for _, tt := range tests {
+		got, ok := CheckerByName(tt.name)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("CheckerByName(%q) = %q, %v; want %q, %v", tt.name, got, ok, tt.want, tt.ok)
+		}
+	}
+}

@@ -171,7 +171,7 @@ func (m *Manager) RunChecker(ctx context.Context, runID, checker string, options
 	}
 	c, err := checkers.Lookup(strings.TrimSpace(checker))
 	if err != nil {
-		if canon, ok := plan.CanonicalChecker(checker); ok {
+		if canon, ok := plan.CheckerByName(checker); ok {
 			c, err = checkers.Lookup(canon)
 		}
 		if err != nil {

@@ -40,3 +40,28 @@ func TestRunCheckerPicker(t *testing.T) {
 		}
 	}
 }
+
+// TestRunCheckerName: run_checker takes a checker's name or an exact
+// alias, never a phrase that merely contains one.
+func TestRunCheckerName(t *testing.T) {
+	m := planManager(t, nil)
+	ctx := context.Background()
+	sess, err := m.StartSession(ctx, "kvr-replication")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := m.StartRun(ctx, sess.ID, "S1", "1", "smoke")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := m.RecordOps(ctx, r.ID, registerOps("a", 100, 2)); err != nil {
+		t.Fatal(err)
+	}
+	opts := map[string]any{"model": "register"}
+	if res, err := m.RunChecker(ctx, r.ID, "Porcupine", opts, nil); err != nil || res.Checker != "linearizability" {
+		t.Errorf("alias Porcupine: %v, %v", res, err)
+	}
+	if _, err := m.RunChecker(ctx, r.ID, "linearizability-ish", opts, nil); err == nil || !strings.Contains(err.Error(), "checker") {
+		t.Errorf("a loose name was accepted: %v", err)
+	}
+}

@@ -69,7 +69,7 @@ func (m *Manager) ReduceHistory(ctx context.Context, runID, checker string, opti
 	}
 	want := strings.TrimSpace(checker)
 	if _, err := checkers.Lookup(want); err != nil && want != "" {
-		if canon, ok := plan.CanonicalChecker(want); ok {
+		if canon, ok := plan.CheckerByName(want); ok {
 			want = canon
 		}
 	}
