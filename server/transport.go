@@ -163,7 +163,14 @@ func serve(ctx context.Context, transport string, o HTTPOptions, h http.Handler,
 		shutdown(sctx)
 	}
 	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
+		// A client holding a long-lived stream (a legacy session's GET
+		// stream, an SSE connection) keeps its connection active past
+		// the grace period: cut it. The stop was asked for; it is not an
+		// error.
+		log.Warn().Err(err).Msg("streams still open after the grace period; closing them")
+		if err := srv.Close(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
 	}
 	return nil
 }
